@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.servers import ServerProcess
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def server_factory() -> Iterator[Callable[..., ServerProcess]]:
+    """Start real servers: `server_factory("--seed", "1")`; all are killed at the end."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str, port: int | None = None) -> ServerProcess:
+        server = ServerProcess(*args, port=port)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+@pytest.fixture
+def demo_server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
+    """A seeded demo server with quick heartbeats."""
+    return server_factory("--seed", "7", "--heartbeat", "0.5", "--speed", "5")
