@@ -62,6 +62,7 @@ class Gap:
     received: float
     id: str = ""  # the resume point the gap frame set, if any
     raw: str = ""
+    data: str = ""  # the gap frame's data exactly as parsed (for jsonl output)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,8 @@ class StateChange:
     def describe(self) -> str:
         """One line a person reads: `reconnecting in 3s (attempt 2)`, `error: 404 Not Found`."""
         if self.state is State.RECONNECTING:
-            text = f"reconnecting in {self.delay:.0f}s (attempt {self.attempt})"
+            delay = f"{self.delay:.1f}".rstrip("0").rstrip(".")  # 3s, 0.5s, 2.3s
+            text = f"reconnecting in {delay}s (attempt {self.attempt})"
             return f"{text}: {self.reason}" if self.reason else text
         if self.state in (State.STOPPED, State.ERROR) and self.reason:
             return f"{self.state.value}: {self.reason}"

@@ -5,7 +5,7 @@ The broker, routes and simulators talk only to this; they never know which backe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,7 +47,7 @@ class TopicStats:
 
 
 class Backend(Protocol):
-    """A per-topic bounded log of events."""
+    """A per-topic bounded log of events. Failures of a shared store raise ConnectionError."""
 
     async def start(self) -> None: ...
 
@@ -77,4 +77,9 @@ class Backend(Protocol):
 
     def health(self) -> str | None:
         """None when healthy, else what is wrong (for /healthz and logs)."""
+        ...
+
+    async def run_exclusive(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` in one process at a time among all sharing this backend, until cancelled
+        (the simulators publish once, not once per worker or host)."""
         ...

@@ -1,0 +1,84 @@
+"""`sse-monitor`'s Textual app: one pane per stream, over `monitor.stream.SSEStream`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from textual.app import App
+from textual.binding import Keymap
+
+from monitor.palette import MonitorCommands
+from monitor.stream import SSEStream, StreamConfig
+from monitor.topics import fetch_topics
+from monitor.widgets.main_screen import MonitorScreen, MonitorSettings
+from monitor.widgets.pane import SourceFactory
+
+KEYMAP_VARIABLE = "SSE_MONITOR_KEYS"
+DEFAULT_MAX_LINES = 2000
+
+
+async def load_topics(stream_url: str) -> list[dict[str, Any]]:
+    """The server's `GET /topics` for a stream URL; [] when it has none (the user types one)."""
+    try:
+        return await fetch_topics(stream_url)
+    except (httpx.HTTPError, ValueError):
+        return []
+
+
+class MonitorApp(App[None]):
+    """Panes for the given streams; see MonitorScreen for the keys."""
+
+    CSS_PATH = "monitor.tcss"
+    TITLE = "sse-monitor"
+    COMMANDS = App.COMMANDS | {MonitorCommands}
+
+    def __init__(
+        self,
+        configs: list[StreamConfig],
+        *,
+        max_lines: int = DEFAULT_MAX_LINES,
+        clock: Callable[[], float] = time.time,
+        source_factory: SourceFactory = SSEStream,
+        topics: Callable[[str], Any] = load_topics,
+        keymap: Keymap | None = None,
+    ) -> None:
+        super().__init__()
+        self.configs = configs
+        self.settings = MonitorSettings(source_factory, topics, clock, max_lines)
+        self.initial_keymap = keymap or {}
+
+    def get_default_screen(self) -> MonitorScreen:
+        return MonitorScreen(self.configs, self.settings)
+
+    def on_mount(self) -> None:
+        if self.initial_keymap:
+            self.set_keymap(self.initial_keymap)
+
+
+def parse_keymap(spec: str) -> Keymap:
+    """`reconnect=ctrl+x;pause=p,space` -> {binding id: keys}; ValueError on a malformed entry."""
+    keymap: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in spec.split(";"))):
+        binding_id, sep, keys = entry.partition("=")
+        if not sep or not binding_id.strip() or not keys.strip():
+            raise ValueError(f"{KEYMAP_VARIABLE}: expected id=keys, got {entry!r}")
+        keymap[binding_id.strip()] = keys.strip()
+    return keymap
+
+
+def run_app(configs: list[StreamConfig], args: argparse.Namespace) -> int:
+    """Run the TUI until the user quits; the exit status for `sse-monitor`."""
+    try:
+        keymap = parse_keymap(os.environ.get(KEYMAP_VARIABLE, ""))
+    except ValueError as exc:
+        print(f"sse-monitor: {exc}", file=sys.stderr)
+        return 2
+    max_lines = getattr(args, "max_lines", None) or DEFAULT_MAX_LINES
+    MonitorApp(configs, max_lines=max_lines, keymap=keymap).run()
+    return 0

@@ -1,0 +1,188 @@
+"""`sse-monitor`: parse flags, build one stream per topic, run the TUI or the plain mode."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+
+import httpx
+
+from monitor.plain import FORMATS, replay_plain, run_plain
+from monitor.record import Recorder, RecordingError, load_recording
+from monitor.stream import StreamConfig, with_topic
+from monitor.topics import DEFAULT_STREAM_URL, discover_topics
+
+DEFAULT_MAX_LINES = 2000
+EXIT_INTERRUPTED = 130
+
+
+def _number(
+    kind: Callable[[str], float], minimum: float, inclusive: bool
+) -> Callable[[str], float]:
+    """An argparse type: a number of `kind`, at least (or more than) `minimum`."""
+    what = "an integer" if kind is int else "a number"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if value < minimum or (value == minimum and not inclusive):
+            bound = f"at least {minimum}" if inclusive else f"more than {minimum}"
+            raise argparse.ArgumentTypeError(f"must be {bound}: {text!r}")
+        return value
+    return parse
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    name = name.strip()
+    if not colon or not name or any(c.isspace() for c in name) or not name.isascii():
+        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
+    return name, value.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sse-monitor",
+        description="Watch Server-Sent Events streams: a keyboard-driven TUI, or --plain output "
+                    "for scripts and pipes.",
+    )
+    add = parser.add_argument
+    add("url", nargs="?", metavar="URL",
+        help=f"full URL of any SSE endpoint (default {DEFAULT_STREAM_URL})")
+    add("--topic", action="append", metavar="T",
+        help="open one stream with this `topic` query parameter (repeatable)")
+    add("--plain", action="store_true", help="print events instead of running the TUI")
+    add("--format", choices=FORMATS, default="text", help="plain output format (default: text)")
+    add("--header", action="append", type=_header, default=[], metavar="'NAME: VALUE'",
+        help="extra request header (repeatable)")
+    add("--last-event-id", default="", metavar="ID", help="resume after this event id")
+    add("--reconnect-delay", type=_number(float, 0, inclusive=True), default=3.0,
+        metavar="SECONDS", help="reconnection time until the server sends retry: (default: 3)")
+    add("--no-reconnect", action="store_true", help="exit when the stream ends")
+    add("--max-events", type=_number(int, 0, inclusive=False), metavar="N",
+        help="exit after N events")
+    add("--max-lines", type=_number(int, 0, inclusive=False), default=DEFAULT_MAX_LINES,
+        metavar="N", help=f"lines kept per pane in the TUI (default: {DEFAULT_MAX_LINES})")
+    add("--demo", action="store_true",
+        help="start the bundled demo server in-process and monitor its topics")
+    add("--record", metavar="FILE",
+        help="record every event, heartbeat, gap and state of every stream to FILE (JSON Lines)")
+    add("--replay", metavar="FILE", help="show a recording instead of connecting (no network)")
+    add("--speed", type=_number(float, 0, inclusive=True), metavar="X",
+        help="replay at X times the original pace; 0 = as fast as possible (default: 1)")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.demo and args.url:
+        parser.error("--demo monitors its own server: give no URL")
+    if args.replay and (args.url or args.topic or args.demo or args.record):
+        parser.error("--replay shows a recording: give no URL, --topic, --demo or --record")
+    if args.speed is not None and not args.replay:
+        parser.error("--speed paces a --replay")
+    if args.url:
+        try:
+            scheme = httpx.URL(args.url).scheme
+        except httpx.InvalidURL as exc:
+            parser.error(f"invalid URL {args.url!r}: {exc}")
+        if scheme not in ("http", "https"):
+            parser.error(f"URL must start with http:// or https://, got {args.url!r}")
+    return args
+
+
+def stream_configs(
+    url: str, topics: list[str] | None, args: argparse.Namespace
+) -> list[StreamConfig]:
+    """One StreamConfig per topic (or one for the URL as given when there are no topics)."""
+    def config(stream_url: str, topic: str | None) -> StreamConfig:
+        return StreamConfig(
+            url=stream_url, topic=topic, headers=dict(args.header),
+            last_event_id=args.last_event_id, reconnect_delay=args.reconnect_delay,
+            reconnect=not args.no_reconnect,
+        )
+    if not topics:
+        return [config(url, None)]
+    return [config(with_topic(url, topic), topic) for topic in dict.fromkeys(topics)]
+
+
+def _run(url: str, topics: list[str] | None, args: argparse.Namespace) -> int:
+    if not args.plain and not topics and args.url is None:
+        topics = discover_topics(url)  # a pane for every topic of the default server
+    configs = stream_configs(url, topics, args)
+    if args.plain:
+        with _recorder(args.record) as recorder:
+            return asyncio.run(run_plain(configs, args.format, args.max_events,
+                                         recorder=recorder))
+    if args.record:
+        raise _Failed("--record needs --plain for now")
+    from monitor.app import run_app  # Textual is loaded only for the TUI
+
+    return run_app(configs, args)
+
+
+class _Failed(Exception):
+    """A one-line reason to exit with status 1 before anything ran."""
+
+
+@contextlib.contextmanager
+def _recorder(path: str | None) -> Iterator[Recorder | None]:
+    """The `--record` file, open for the whole run (None without the flag)."""
+    if path is None:
+        yield None
+        return
+    try:
+        recorder = Recorder(path)
+    except RecordingError as exc:
+        raise _Failed(f"cannot record: {exc}") from None
+    with recorder:
+        yield recorder
+
+
+def _replay(args: argparse.Namespace) -> int:
+    entries, error = load_recording(args.replay)
+    if error is not None:
+        if not entries:
+            raise _Failed(f"cannot replay: {error}")
+        print(f"sse-monitor: {error}; replaying the {len(entries)} items before it",
+              file=sys.stderr)
+    speed = 1.0 if args.speed is None else args.speed
+    if args.plain:
+        status = asyncio.run(replay_plain(entries, speed, args.format, args.max_events))
+        return 1 if error is not None else status
+    raise _Failed("--replay needs --plain for now")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from server.embedded import EmbeddedServer  # the only place the monitor reaches into server/
+
+    try:
+        server = EmbeddedServer().start()
+    except RuntimeError as exc:
+        print(f"sse-monitor: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return _run(f"{server.url}/stream", args.topic or server.topics, args)
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.replay:
+            return _replay(args)
+        if args.demo:
+            return _run_demo(args)
+        return _run(args.url or DEFAULT_STREAM_URL, args.topic, args)
+    except _Failed as exc:
+        print(f"sse-monitor: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

@@ -1,0 +1,79 @@
+"""Structured log records: level-coloured lines with logger and message, tracebacks readable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.text import Text
+
+from monitor.events import Event
+from monitor.render.entries import Entry, Rendered, first
+
+LEVEL_STYLES = {
+    "TRACE": "dim",
+    "DEBUG": "dim",
+    "INFO": "green",
+    "NOTICE": "cyan",
+    "WARN": "yellow",
+    "WARNING": "yellow",
+    "ERROR": "bold red",
+    "CRITICAL": "bold white on red",
+    "FATAL": "bold white on red",
+}
+TRACEBACK_KEYS = ("traceback", "exc_info", "exception", "stack", "stack_trace")
+
+
+def is_log(payload: Any) -> bool:
+    """A JSON object with a level and a message, whatever the logging library called them."""
+    return (
+        isinstance(payload, dict)
+        and isinstance(first(payload, "level", "levelname", "severity"), str)
+        and first(payload, "message", "msg") is not None
+    )
+
+
+def clock_time(value: Any) -> str:
+    """HH:MM:SS of an epoch number (UTC) or an ISO timestamp string; '' when neither."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).strftime("%H:%M:%S")
+    if isinstance(value, str) and "T" in value:
+        return value.split("T", 1)[1][:8]
+    return ""
+
+
+class LogRenderer:
+    """Stateless: one log record becomes one line, plus its traceback when it has one."""
+
+    def handle(self, event: Event, payload: Any) -> Rendered | None:
+        if not is_log(payload):
+            return None
+        level = str(first(payload, "level", "levelname", "severity")).upper()
+        style = LEVEL_STYLES.get(level, "")
+        line = Text()
+        stamp = clock_time(first(payload, "timestamp", "ts", "time", "asctime"))
+        if stamp:
+            line.append(f"{stamp} ", style="dim")
+        line.append(f"{level:<7}", style=style)
+        logger = first(payload, "logger", "name", "logger_name")
+        if logger:
+            line.append(f" {logger}", style="blue")
+        line.append(": ")
+        line.append(str(first(payload, "message", "msg")), style="red" if "ERR" in level else "")
+        trace = first(payload, "trace_id", "traceId")
+        if trace:
+            line.append(f"  trace={str(trace)[:8]}", style="dim")
+        traceback = first(payload, *TRACEBACK_KEYS)
+        if isinstance(traceback, list):
+            traceback = "\n".join(map(str, traceback))
+        if isinstance(traceback, str) and traceback.strip():
+            line.append("\n")
+            line.append(_indent(traceback.rstrip()), style="red dim")
+        return Rendered([Entry(line, line.plain)])
+
+    def live(self) -> list[Any]:
+        return []
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + row for row in text.splitlines())

@@ -1,0 +1,102 @@
+"""The render state of one pane: history, raw frames, open messages and runs, counters."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from rich.console import Group, RenderableType
+
+from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
+from monitor.render.entries import Entry
+from monitor.render.generic import gap_entry, generic_entry, raw_entry, state_entry
+from monitor.render.logs import LogRenderer
+from monitor.render.progress import ProgressRenderer
+from monitor.render.stats import PaneStats
+from monitor.render.tokens import TokenRenderer
+
+
+def event_name(event: Event, payload: Any) -> str:
+    """The event's type, or the JSON's own `type` when the frame had no `event:` line."""
+    own = payload.get("type") if isinstance(payload, dict) else None
+    if event.type == "message" and isinstance(own, str):
+        return own
+    return event.type
+
+
+class History:
+    """A bounded list of entries with a running count, so a view can draw only what is new."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.entries: deque[Entry] = deque(maxlen=max_entries)
+        self.appended = 0
+
+    def add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        self.appended += 1
+
+    def since(self, seen: int) -> list[Entry]:
+        """Entries appended after the first `seen` (those that fell off the cap are gone)."""
+        new = min(self.appended - seen, len(self.entries))
+        return list(self.entries)[len(self.entries) - new:] if new > 0 else []
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+class PaneRenderer:
+    """Turns stream items into entries and live renderables; no Textual in here."""
+
+    def __init__(self, max_lines: int = 2000) -> None:
+        self.history = History(max_lines)
+        self.raw = History(max_lines)
+        self.stats = PaneStats()
+        self.progress = ProgressRenderer()
+        self.tokens = TokenRenderer()
+        self.logs = LogRenderer()
+        self.live_version = 0  # bumped whenever live() may draw something else
+
+    def feed(self, item: StreamItem) -> None:
+        self.stats.count(item)
+        raw = raw_entry(item)
+        if raw is not None:
+            self.raw.add(raw)
+        if isinstance(item, Event):
+            self._event(item)
+        elif isinstance(item, Gap):
+            self.history.add(gap_entry(item))
+        elif isinstance(item, StateChange):
+            if item.state is not State.CONNECTING:  # the status bar shows it; no line per try
+                self.history.add(state_entry(item))
+        elif not isinstance(item, Heartbeat):  # heartbeats live in the status bar only
+            raise TypeError(f"not a stream item: {item!r}")
+
+    def _event(self, event: Event) -> None:
+        payload = event.json()
+        name = event_name(event, payload)
+        rendered = (
+            self.tokens.handle(event, payload, name)
+            or self.progress.handle(event, payload, name)
+            or self.logs.handle(event, payload)
+        )
+        if rendered is None:
+            self.history.add(generic_entry(event, payload))
+            return
+        for entry in rendered.entries:
+            self.history.add(entry)
+        if rendered.live_changed:
+            self.live_version += 1
+
+    def live(self) -> RenderableType | None:
+        """Messages still streaming and runs still going, or None when nothing is open."""
+        blocks = [*self.progress.live(), *self.tokens.live()]
+        return Group(*blocks) if blocks else None
+
+    def clear(self) -> None:
+        """Forget what is drawn (history, raw, open messages and runs); counters stay."""
+        self.history.clear()
+        self.raw.clear()
+        self.progress.clear()
+        self.tokens.clear()
+        self.live_version += 1
+

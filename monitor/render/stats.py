@@ -1,0 +1,68 @@
+"""Per-pane counters drawn in the pane's status bar, all timed by the stream's injected clock."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
+
+RATE_WINDOW = 10.0  # seconds of events averaged into the rate
+PULSE = 1.0  # seconds a heartbeat stays highlighted
+OVERDUE_FACTOR = 2.0  # heartbeats later than this many intervals are overdue
+
+
+@dataclass(slots=True)
+class PaneStats:
+    """What the pane has shown so far (counted from the items it drew, so it matches the view)."""
+
+    state: StateChange | None = None
+    events: int = 0
+    gaps: int = 0
+    heartbeats: int = 0
+    reconnects: int = 0
+    last_id: str = ""
+    last_heartbeat: float | None = None
+    heartbeat_interval: float | None = None  # observed between the last two heartbeats
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
+
+    def count(self, item: StreamItem) -> None:
+        if isinstance(item, Event):
+            self.events += 1
+            self.recent.append(item.received)
+            self.last_id = item.id or self.last_id
+        elif isinstance(item, Heartbeat):
+            if self.last_heartbeat is not None:
+                self.heartbeat_interval = item.received - self.last_heartbeat
+            self.heartbeats += 1
+            self.last_heartbeat = item.received
+        elif isinstance(item, Gap):
+            self.gaps += 1
+            self.last_id = item.id or self.last_id
+        else:
+            self.state = item
+            self.reconnects += item.state is State.RECONNECTING  # as SSEStream counts them
+
+    def rate(self, now: float) -> float:
+        """Events per second over the last RATE_WINDOW seconds."""
+        while self.recent and self.recent[0] < now - RATE_WINDOW:
+            self.recent.popleft()
+        return len(self.recent) / RATE_WINDOW
+
+    def heartbeat(self, now: float, expected: float | None) -> tuple[str, str]:
+        """(text, level) of the heartbeat indicator; level is none, pulse, ok or overdue."""
+        if self.last_heartbeat is None:
+            return "♡ no heartbeat", "none"
+        age = max(0.0, now - self.last_heartbeat)
+        interval = expected or self.heartbeat_interval
+        if interval and age > OVERDUE_FACTOR * interval:
+            return f"♥ overdue {age:.0f}s", "overdue"
+        return f"♥ {age:.0f}s", "pulse" if age < PULSE else "ok"
+
+    def summary(self, now: float) -> str:
+        """`#3f9a-57 · 1,234 ev · 12.3/s · ↻ 1 · gaps 1`."""
+        parts = [f"#{self.last_id}" if self.last_id else "#-", f"{self.events:,} ev",
+                 f"{self.rate(now):.1f}/s", f"↻ {self.reconnects}"]
+        if self.gaps:
+            parts.append(f"gaps {self.gaps}")
+        return " · ".join(parts)

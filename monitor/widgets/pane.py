@@ -1,0 +1,241 @@
+"""One stream's pane: a worker reads the stream into a buffer; a timer draws it in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.events import DescendantFocus, Resize
+from textual.reactive import reactive
+from textual.widgets import RichLog, Static
+from textual.worker import Worker, WorkerState
+
+from monitor.events import State, StateChange, StreamItem
+from monitor.messages import FilterChanged, FilterClosed, PaneActivated, PaneStateChanged
+from monitor.render import PaneRenderer
+from monitor.render.pane import History
+from monitor.scripted import ItemSource
+from monitor.stream import StreamConfig
+from monitor.widgets.filter_bar import FilterBar
+from monitor.widgets.pane_status import PaneStatus
+
+FLUSH_INTERVAL = 1 / 30  # seconds between screen updates: batches fast streams
+SourceFactory = Callable[[StreamConfig], ItemSource]
+
+
+class StreamPane(Vertical):
+    """Title, status bar, the stream's history, what is still streaming, and a filter bar."""
+
+    number: reactive[int] = reactive(0)
+    state: reactive[State] = reactive(State.CONNECTING)
+    paused: reactive[bool] = reactive(False, init=False)
+    raw_view: reactive[bool] = reactive(False, init=False)
+    filter_text: reactive[str] = reactive("", init=False)
+    unseen: reactive[int] = reactive(0, init=False)  # events that arrived while paused
+
+    def __init__(self, source: ItemSource, *, source_factory: SourceFactory,
+                 clock: Callable[[], float], max_lines: int = 2000) -> None:
+        super().__init__()
+        self.source = source
+        self.source_factory = source_factory
+        self.clock = clock
+        self.max_lines = max_lines
+        self.renderer = PaneRenderer(max_lines)
+        self._buffer: list[StreamItem] = []
+        self._drawn = 0  # entries of the shown history already written to the log
+        self._live_drawn = -1
+        self._events_at_pause = 0
+        self._width = 0
+        self._worker: Worker[None] | None = None
+
+    @property
+    def topic(self) -> str:
+        """The pane's name: its topic, or its URL when it has none."""
+        return self.source.config.topic or self.source.config.url
+
+    @property
+    def log_view(self) -> RichLog:
+        return self.query_one(RichLog)
+
+    def compose(self) -> ComposeResult:
+        yield PaneStatus()
+        yield RichLog(max_lines=self.max_lines, wrap=True, min_width=10, auto_scroll=False)
+        yield Static(classes="live")
+        yield FilterBar()
+
+    def on_mount(self) -> None:
+        self.set_interval(FLUSH_INTERVAL, self.flush)
+        self._update_titles()
+        self.start()
+
+    def on_unmount(self) -> None:
+        self.source.stop("pane closed")
+
+    # -- the stream ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Read the source in a worker; only the timer touches widgets."""
+        self._worker = self.run_worker(self._consume(self.source), group="stream",
+                                       exclusive=True, exit_on_error=False)
+
+    async def _consume(self, source: ItemSource) -> None:
+        async for item in source.items():
+            if source is self.source:  # a stream being replaced may still yield its last items
+                self._buffer.append(item)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker is self._worker:
+            self._buffer.append(StateChange(State.ERROR, self.clock(), str(event.worker.error)))
+
+    def reconnect(self, resume: bool = True) -> None:
+        """Reconnect now, resuming from the last id or from scratch; restarts an ended stream."""
+        if self._worker is not None and self._worker.is_running:
+            self.source.reconnect(resume)
+            return
+        last_id = self.renderer.stats.last_id if resume else ""
+        self._replace_source(self.source_factory(replace(self.source.config,
+                                                          last_event_id=last_id)))
+
+    def switch(self, config: StreamConfig) -> None:
+        """Subscribe to something else: a new stream and a fresh view."""
+        self.source.stop("switched")
+        self.renderer = PaneRenderer(self.max_lines)
+        self._drawn, self._events_at_pause = 0, 0
+        self._replace_source(self.source_factory(config))
+        self._rebuild()
+        self._update_titles()
+
+    def _replace_source(self, source: ItemSource) -> None:
+        self.source = source
+        self._buffer.clear()
+        self.start()
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Feed buffered items to the renderer and draw what is new (unless paused)."""
+        if self._buffer:
+            items, self._buffer = self._buffer, []
+            for item in items:
+                self.renderer.feed(item)
+            changes = [item for item in items if isinstance(item, StateChange)]
+            if changes:
+                self.state = changes[-1].state
+                self.post_message(PaneStateChanged(self, changes[-1]))
+        if self.paused:
+            self.unseen = self.renderer.stats.events - self._events_at_pause
+        else:
+            self._draw()
+        self.query_one(PaneStatus).show(self.renderer.stats, self.clock())
+
+    def _history(self) -> History:
+        return self.renderer.raw if self.raw_view else self.renderer.history
+
+    def _draw(self) -> None:
+        history = self._history()
+        new = history.since(self._drawn)
+        self._drawn = history.appended
+        if new:
+            log = self.log_view
+            at_end = log.is_vertical_scroll_end  # follow the stream unless scrolled back
+            for entry in new:
+                if entry.matches(self.filter_text):
+                    log.write(entry.renderable, scroll_end=at_end)
+        if self.renderer.live_version != self._live_drawn:
+            self._live_drawn = self.renderer.live_version
+            live = self.renderer.live()
+            panel = self.query_one(".live", Static)
+            panel.update(live if live is not None else "")
+            panel.display = live is not None and not self.raw_view
+
+    def _rebuild(self) -> None:
+        """Redraw the whole history: after a filter, view or width change."""
+        log = self.log_view
+        log.clear()
+        history = self._history()
+        for entry in history.entries:
+            if entry.matches(self.filter_text):
+                log.write(entry.renderable, scroll_end=True)
+        self._drawn = history.appended
+        self._live_drawn = -1
+        if not self.paused:
+            self._draw()
+
+    def clear(self) -> None:
+        """Forget what is drawn; counters and the connection stay."""
+        self.renderer.clear()
+        self._rebuild()
+
+    def on_resize(self, event: Resize) -> None:
+        if event.size.width != self._width:  # text was wrapped at the old width
+            self._width = event.size.width
+            self.call_after_refresh(self._rebuild)
+
+    # -- reactives -------------------------------------------------------------------------------
+
+    def watch_state(self, old: State, new: State) -> None:
+        self.remove_class(f"-{old.value}")
+        self.add_class(f"-{new.value}")
+
+    def watch_paused(self, paused: bool) -> None:
+        self.set_class(paused, "-paused")
+        if paused:
+            self._events_at_pause = self.renderer.stats.events
+        else:
+            self.unseen = 0
+            self._draw()
+        self._update_titles()
+
+    def watch_raw_view(self) -> None:
+        self.set_class(self.raw_view, "-raw")
+        self._rebuild()
+        self._update_titles()
+
+    def watch_filter_text(self) -> None:
+        self._rebuild()
+        self._update_titles()
+
+    def watch_unseen(self) -> None:
+        self._update_titles()
+
+    def watch_number(self) -> None:
+        self._update_titles()
+
+    def _update_titles(self) -> None:
+        self.border_title = f"{self.number} {self.topic}" if self.number else self.topic
+        flags = []
+        if self.paused:
+            flags.append(f"⏸ paused · +{self.unseen} new")
+        if self.raw_view:
+            flags.append("raw")
+        if self.filter_text:
+            flags.append(f"filter: {self.filter_text}")
+        self.border_subtitle = " · ".join(flags)
+
+    # -- focus and filter ------------------------------------------------------------------------
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        self.post_message(PaneActivated(self))
+
+    def focus_log(self) -> None:
+        self.log_view.focus()
+
+    def open_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.display = True
+        bar.focus()
+
+    @on(FilterChanged)
+    def _filter_changed(self, event: FilterChanged) -> None:
+        event.stop()
+        self.filter_text = event.text
+
+    @on(FilterClosed)
+    def _filter_closed(self, event: FilterClosed) -> None:
+        event.stop()
+        self.query_one(FilterBar).display = False  # the subtitle keeps showing the filter
+        self.focus_log()

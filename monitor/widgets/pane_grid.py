@@ -1,0 +1,32 @@
+"""Panes in a grid whose columns follow the terminal width; rows scroll when they do not fit."""
+
+from __future__ import annotations
+
+import math
+
+from textual.containers import VerticalScroll
+from textual.events import Resize
+
+MIN_PANE_WIDTH = 44  # columns below which a pane's status bar stops being readable
+MIN_PANE_HEIGHT = 10  # rows below which a pane shows too few lines to be useful
+MAX_COLUMNS = 4  # the .tcss has a class for each column count up to this
+
+
+class PaneGrid(VerticalScroll):
+    """Sets `-cols-N` and `-scroll` classes; the sizes themselves live in monitor.tcss."""
+
+    def on_resize(self, event: Resize) -> None:
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Pick the number of columns and whether rows scroll, from the size and pane count."""
+        count = len(self.children)
+        width, height = self.size
+        if not count or not width:
+            return
+        columns = max(1, min(count, MAX_COLUMNS, width // MIN_PANE_WIDTH))
+        rows = math.ceil(count / columns)
+        columns = math.ceil(count / rows)  # balance: 4 panes in 3 columns become 2 x 2
+        for n in range(1, MAX_COLUMNS + 1):
+            self.set_class(n == columns, f"-cols-{n}")
+        self.set_class(rows * MIN_PANE_HEIGHT > height, "-scroll")

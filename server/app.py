@@ -1,0 +1,241 @@
+"""The FastAPI app: thin routes over the broker, plus the simulators' lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import random
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
+
+from server import wire
+from server.backends import open_backend
+from server.backends.base import Backend
+from server.broker import Broker, ShuttingDown, TopicLimitReached, UnknownTopic
+from server.settings import ServerSettings
+from server.simulators import SIMULATORS, run_simulator, run_ticker
+from server.streaming import ABORT_KEY, EventStreamResponse, transport_abort
+
+log = logging.getLogger("uvicorn.error")  # configured by uvicorn, so start-up notes show
+EVENT_PATTERN = "[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}"
+_EVENT_RE = re.compile(EVENT_PATTERN)
+
+
+class ApiError(Exception):
+    """Answered as `{"error": message}` with its status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": self.message}, status_code=self.status)
+
+
+class SSEApp(FastAPI):
+    """FastAPI, except that `/stream` is answered directly.
+
+    An open stream then holds no routing, middleware or dependency state: the server's memory
+    per idle subscriber is what limits how many it serves.
+    """
+
+    stream_endpoint: Callable[[Request], Awaitable[Response]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["path"] == "/stream"
+                and scope["method"] in ("GET", "HEAD") and self.stream_endpoint is not None):
+            scope[ABORT_KEY] = transport_abort(send)
+            try:
+                response = await self.stream_endpoint(Request(scope, receive))
+            except ApiError as exc:
+                response = exc.response()
+            await response(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+def create_app(settings: ServerSettings | None = None, backend: Backend | None = None) -> SSEApp:
+    """The whole server: routes, broker over `backend` (in memory by default), simulators."""
+    settings = settings or ServerSettings()
+    backend = backend or open_backend(settings.backend, settings.backlog)
+    broker = Broker(backend, heartbeat=settings.heartbeat, queue_bytes=settings.queue_bytes,
+                    max_topics=settings.max_topics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await backend.start()
+        await broker.start()
+        tasks = _start_publishers(broker, settings)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await broker.close()
+            await backend.close()
+
+    app = SSEApp(title="sse-demo-server", lifespan=lifespan)
+    app.state.broker = broker
+    app.state.settings = settings
+    _add_error_handlers(app)
+    _add_routes(app, broker, settings)
+    return app
+
+
+def app_from_env() -> SSEApp:
+    """For `uvicorn --factory server.app:app_from_env --workers N` (see ServerSettings.from_env)."""
+    return create_app(ServerSettings.from_env())
+
+
+def topic_names(settings: ServerSettings) -> list[str]:
+    """The topics a server with these settings creates at start."""
+    return [*(SIMULATORS if settings.simulators else ()), *(["ticker"] if settings.ticker else ())]
+
+
+def _start_publishers(broker: Broker, settings: ServerSettings) -> list[asyncio.Task[None]]:
+    publishers: list[Callable[[], Awaitable[None]]] = []
+    if settings.simulators:
+        seed = settings.seed if settings.seed is not None else random.randrange(1 << 31)
+        log.info("simulators: seed %d (pass --seed %d to repeat), speed %g",
+                 seed, seed, settings.speed)
+        for name in SIMULATORS:
+            broker.add_topic(name, name)
+            publishers.append(functools.partial(
+                run_simulator, broker.publish, name, seed, settings.speed))
+    if settings.ticker:
+        broker.add_topic("ticker", "ticker")
+        publishers.append(functools.partial(run_ticker, broker.publish, settings.ticker))
+    if not publishers:
+        return []
+
+    async def publish_all() -> None:
+        async with asyncio.TaskGroup() as group:
+            for publisher in publishers:
+                group.create_task(publisher())
+
+    # Every worker and host has the topics; only one at a time publishes to a shared backend.
+    work = broker.backend.run_exclusive("publishers", publish_all)
+    return [asyncio.create_task(work, name="publishers")]
+
+
+def _add_routes(app: FastAPI, broker: Broker, settings: ServerSettings) -> None:
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        problem = broker.backend.health()
+        if problem is not None:
+            return JSONResponse({"status": "unhealthy", "error": problem}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/topics")
+    async def topics() -> dict[str, Any]:
+        return {"topics": await broker.describe()}
+
+    async def stream(request: Request) -> EventStreamResponse:
+        """GET /stream?topic=NAME[&last_event_id=ID] (see SSEApp)."""
+        name = _checked_topic(request.query_params.get("topic"))
+        resume = request.headers.get("last-event-id", request.query_params.get("last_event_id"))
+        if (problem := broker.backend.health()) is not None:
+            raise ApiError(503, problem)  # a stream now would stay silent; the client will retry
+        try:
+            if request.method == "HEAD":
+                await broker.find(name)
+                return EventStreamResponse(broker, None, settings.retry_ms)
+            subscription = await broker.subscribe(name, resume or None)
+        except UnknownTopic:
+            raise ApiError(404, f"unknown topic {name!r}; GET /topics lists them") from None
+        except ShuttingDown:
+            raise ApiError(503, "the server is shutting down") from None
+        except ConnectionError as exc:  # the shared backend is down; the client will retry
+            raise ApiError(503, str(exc)) from None
+        return EventStreamResponse(broker, subscription, settings.retry_ms)
+
+    app.stream_endpoint = stream
+
+    @app.post("/topics/{topic}/events", status_code=201)
+    async def publish(topic: str, request: Request) -> dict[str, str]:
+        name = _checked_topic(topic)
+        event, data = _parse_event(await _read_body(request, settings.max_event_bytes))
+        try:
+            entry = await broker.publish(name, event, data)
+        except TopicLimitReached as exc:
+            raise ApiError(409, str(exc)) from None
+        return {"id": entry.id, "topic": name}
+
+
+def _checked_topic(name: str | None) -> str:
+    if not name:
+        raise ApiError(400, "missing topic: use /stream?topic=NAME")
+    if not wire.is_valid_topic(name):
+        raise ApiError(400, f"invalid topic name {name[:80]!r}: "
+                            f"expected {wire.TOPIC_PATTERN.pattern}")
+    return name
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"body larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, f"body larger than {limit} bytes")
+    return bytes(body)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_event(body: bytes) -> tuple[str, str]:
+    """(event name, data as one line of JSON) from `{"event": NAME, "data": ANY}`."""
+    try:
+        payload = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
+        raise ApiError(422, 'expected a JSON object {"event": NAME, "data": ANY}')
+    if unknown := sorted(set(payload) - {"event", "data"}):
+        raise ApiError(422, f"unexpected fields: {', '.join(unknown)}")
+    event = payload["event"]
+    if event in wire.RESERVED_EVENTS:
+        raise ApiError(400, f"event name {event!r} is reserved for the server")
+    if not _EVENT_RE.fullmatch(event):
+        raise ApiError(400, f"invalid event name {event[:80]!r}: expected {EVENT_PATTERN}")
+    return event, wire.to_json(payload.get("data"))
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error is `{"error": message}` JSON; never an HTML page or a 500 traceback."""
+
+    @app.exception_handler(ConnectionError)
+    async def backend_down(_: Request, exc: ConnectionError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=503)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid request')}"},
+                            status_code=422)

@@ -1,0 +1,310 @@
+"""Topics, resume and fan-out: one follower per topic hands pre-encoded frames to subscribers.
+
+Every subscriber is a bounded buffer of bytes; the broker never encodes per subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from server import wire
+from server.backends.base import Backend, Entry, GapInfo
+
+log = logging.getLogger(__name__)
+OrderKey = Callable[[str], tuple[int, ...]]
+SLOW_READER_REASONS = ("overflow", "stalled")  # Subscriber.reason of a reader dropped as too slow
+
+
+class UnknownTopic(LookupError):
+    pass
+
+
+class TopicLimitReached(RuntimeError):
+    pass
+
+
+class ShuttingDown(RuntimeError):
+    pass
+
+
+class Subscriber:
+    """One open stream's unsent bytes, bounded; closed when it overflows."""
+
+    __slots__ = ("_boundary", "_chunks", "_events", "_held", "_limit", "_order_key", "_size",
+                 "_waiter", "abort", "batch_events", "closed", "reason", "write_started")
+
+    def __init__(self, limit: int) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._limit = limit
+        self._waiter: asyncio.Future[None] | None = None
+        self._held: list[Entry] | None = []  # live entries that arrive during the replay snapshot
+        # The follower may still hand out entries of the replay snapshot after go_live: skip them.
+        self._boundary: tuple[int, ...] | None = None
+        self._order_key: OrderKey | None = None
+        self.abort: Callable[[], None] | None = None  # drops the connection of a stuck writer
+        self.closed = False
+        self.reason = ""
+        self._events = 0  # event frames (not heartbeats) among the queued chunks
+        self.batch_events = 0  # event frames in the chunk next_chunk() returned last
+        self.write_started = 0.0  # time.monotonic() when the pending write began; 0: none
+
+    def deliver(self, entry: Entry) -> None:
+        if self.closed:
+            return
+        if self._held is not None:
+            self._held.append(entry)
+        elif self._already_replayed(entry):
+            return
+        else:
+            self._chunks.append(entry.frame)
+            self._events += 1
+        self._grow(len(entry.frame))
+
+    def _already_replayed(self, entry: Entry) -> bool:
+        if self._boundary is None or self._order_key is None:
+            return False
+        if self._order_key(entry.id) <= self._boundary:
+            return True
+        self._boundary = None  # entries arrive in order: every later one is new too
+        return False
+
+    def push(self, frame: bytes) -> None:
+        """Queue a frame outside the event log (a heartbeat); dropped while replay is pending."""
+        if not self.closed and self._held is None:
+            self._chunks.append(frame)
+            self._grow(len(frame))
+
+    def _grow(self, size: int) -> None:
+        self._size += size
+        # Always accept one frame, however large; beyond the limit the reader is too slow.
+        if self._size > self._limit and len(self._chunks) + len(self._held or ()) > 1:
+            self.close("overflow", discard=True)
+            if self.abort is not None:
+                self.abort()
+        else:
+            self._wake()
+
+    def go_live(self, boundary: tuple[int, ...], order_key: OrderKey) -> None:
+        """End the replay phase: keep held entries newer than the last replayed one."""
+        held, self._held = self._held or [], None
+        self._boundary, self._order_key = (boundary, order_key) if boundary else (None, None)
+        self._chunks = [entry.frame for entry in held if not self._already_replayed(entry)]
+        self._events = len(self._chunks)
+        self._size = sum(map(len, self._chunks))
+        self._wake()
+
+    def close(self, reason: str, discard: bool = False) -> None:
+        """End the stream; unsent bytes are still flushed unless discarded."""
+        if self.closed:
+            return
+        self.closed, self.reason = True, reason
+        if discard:
+            self._chunks, self._held, self._size, self._events = [], None, 0, 0
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next_chunk(self) -> bytes | None:
+        """Everything queued, as one write; None once closed and flushed."""
+        while not self._chunks:
+            if self.closed:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        chunks, self._chunks, self._size = self._chunks, [], 0
+        self.batch_events, self._events = self._events, 0
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+@dataclass(eq=False)
+class Topic:
+    name: str
+    kind: str
+    newest_id: str | None = None
+    subscribers: set[Subscriber] = field(default_factory=set)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Plain counters for /metrics (server.metrics reads them when scraped).
+    published: int = 0
+    delivered: int = 0  # event frames written to subscribers, counted per write
+    resumes: int = 0
+    gaps: dict[str, int] = field(default_factory=dict)  # by reason
+    drops: dict[str, int] = field(default_factory=dict)  # slow subscribers dropped, by reason
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A registered subscriber and the bytes to send before its live frames."""
+
+    topic: Topic
+    subscriber: Subscriber
+    preamble: list[bytes]  # the gap frame, if any, then the replayed frames
+    replayed: int = 0  # events among the preamble
+
+
+class Broker:
+    """Topics of one server process over a shared backend."""
+
+    def __init__(self, backend: Backend, *, heartbeat: float = 5.0, queue_bytes: int = 1 << 20,
+                 max_topics: int = 1000) -> None:
+        self.backend = backend
+        self.heartbeat = heartbeat
+        self.queue_bytes = queue_bytes
+        self.max_topics = max_topics
+        self.topics: dict[str, Topic] = {}
+        self.closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        with contextlib.suppress(ConnectionError):  # a shared store that is down: find() later
+            for name in await self.backend.topics():
+                self.add_topic(name)
+
+    def add_topic(self, name: str, kind: str = "custom") -> Topic:
+        """The topic of that name, created with its follower and heartbeat if new."""
+        topic = self.topics.get(name)
+        if topic is not None:
+            if kind != "custom":
+                topic.kind = kind
+            return topic
+        if len(self.topics) >= self.max_topics:
+            raise TopicLimitReached(f"this server holds at most {self.max_topics} topics")
+        topic = self.topics[name] = Topic(name, kind)
+        entries = self.backend.follow(name)  # before any append or replay snapshot of the topic
+        topic.tasks.append(asyncio.create_task(self._follow(topic, entries), name=f"follow {name}"))
+        if self.heartbeat > 0:
+            topic.tasks.append(asyncio.create_task(self._beat(topic), name=f"heartbeat {name}"))
+        return topic
+
+    async def find(self, name: str) -> Topic:
+        """A topic of this process, or one another process created in the shared backend."""
+        topic = self.topics.get(name)
+        if topic is None:
+            if name not in await self.backend.topics():
+                raise UnknownTopic(name)
+            topic = self.add_topic(name)
+        return topic
+
+    async def _follow(self, topic: Topic, entries: AsyncIterator[Entry]) -> None:
+        while True:
+            try:
+                with contextlib.suppress(ConnectionError):  # learnt from the next entry instead
+                    topic.newest_id = (await self.backend.stats(topic.name)).newest_id
+                async for entry in entries:
+                    topic.newest_id = entry.id
+                    for subscriber in topic.subscribers:
+                        subscriber.deliver(entry)
+                return
+            except ConnectionError as exc:
+                # A shared store failed and may have lost entries: streams end, clients resume.
+                log.warning("following topic %r stopped (%s); its streams are closed to resume",
+                            topic.name, exc)
+                self._close_topic_streams(topic, "backend failure")
+                entries = self.backend.follow(topic.name)  # waits for the store to come back
+            except Exception:
+                log.exception("following topic %r failed; its streams are closed to resume",
+                              topic.name)
+                self._close_topic_streams(topic, "backend failure")
+                return
+
+    async def _beat(self, topic: Topic) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            if topic.subscribers:
+                data = wire.to_json({"time": time.time(), "topic": topic.name,
+                                     "newest_id": topic.newest_id,
+                                     "subscribers": len(topic.subscribers)})
+                frame = wire.encode_frame("heartbeat", data)
+                for subscriber in topic.subscribers:
+                    subscriber.push(frame)
+
+    async def publish(self, topic: str, event: str, data: str) -> Entry:
+        """Append an event (data is one line of JSON), creating a custom topic if needed."""
+        target = self.add_topic(topic)  # following it before the first append
+        entry = await self.backend.append(topic, event, data)
+        target.published += 1
+        return entry
+
+    async def subscribe(self, name: str, last_id: str | None) -> Subscription:
+        """Register first, then snapshot the backlog, so replay and live neither gap nor overlap."""
+        if self.closing:
+            raise ShuttingDown("the server is shutting down")
+        topic = await self.find(name)
+        subscriber = Subscriber(self.queue_bytes)
+        topic.subscribers.add(subscriber)
+        if last_id is None:
+            subscriber.go_live((), self.backend.order_key)  # live only: nothing is held yet
+            return Subscription(topic, subscriber, [])
+        try:
+            replay = await self.backend.replay(name, last_id)
+        except BaseException:
+            self.unsubscribe(topic, subscriber)
+            raise
+        preamble = [e.frame for e in replay.entries]
+        topic.resumes += 1
+        if replay.gap is not None:
+            preamble.insert(0, gap_frame(name, replay.gap))
+            topic.gaps[replay.gap.reason] = topic.gaps.get(replay.gap.reason, 0) + 1
+        boundary = (replay.entries[-1].id if replay.entries
+                    else replay.gap.resume_point if replay.gap else last_id)
+        subscriber.go_live(self.backend.order_key(boundary), self.backend.order_key)
+        return Subscription(topic, subscriber, preamble, len(replay.entries))
+
+    def unsubscribe(self, topic: Topic, subscriber: Subscriber) -> None:
+        subscriber.close("unsubscribed", discard=True)
+        if subscriber.reason in SLOW_READER_REASONS and subscriber in topic.subscribers:
+            topic.drops[subscriber.reason] = topic.drops.get(subscriber.reason, 0) + 1
+        topic.subscribers.discard(subscriber)
+
+    def _close_topic_streams(self, topic: Topic, reason: str) -> None:
+        for subscriber in topic.subscribers:
+            subscriber.close(reason)
+
+    def shutdown(self) -> None:
+        """End every open stream (after flushing it) and refuse new ones."""
+        self.closing = True
+        for topic in self.topics.values():
+            self._close_topic_streams(topic, "shutdown")
+
+    def request_shutdown(self) -> None:
+        """shutdown() from a signal handler or another thread."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.shutdown)
+
+    async def close(self) -> None:
+        self.shutdown()
+        tasks = [task for topic in self.topics.values() for task in topic.tasks]
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def describe(self) -> list[dict[str, object]]:
+        """Every topic with its kind, newest id, backlog size and local subscriber count."""
+        for name in await self.backend.topics():
+            if name not in self.topics and len(self.topics) < self.max_topics:
+                self.add_topic(name)
+        rows = []
+        for topic in list(self.topics.values()):
+            stats = await self.backend.stats(topic.name)
+            rows.append({"name": topic.name, "kind": topic.kind, "newest_id": stats.newest_id,
+                         "backlog": stats.backlog, "subscribers": len(topic.subscribers)})
+        return rows
+
+
+def gap_frame(topic: str, gap: GapInfo) -> bytes:
+    data = wire.to_json({"topic": topic, "requested": gap.requested, "reason": gap.reason,
+                         "detail": gap.detail, "resume_from": gap.resume_from,
+                         "missed": gap.missed})
+    return wire.encode_frame("gap", data, gap.resume_point)

@@ -1,0 +1,128 @@
+"""`sse-demo-server`: parse flags, run uvicorn, end every stream promptly on SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from types import FrameType
+
+import uvicorn
+
+from server.app import create_app
+from server.backends import REDIS_SCHEMES, open_backend
+from server.broker import Broker
+from server.settings import BACKEND_ENV, ServerSettings
+
+SHUTDOWN_GRACE = 1.5  # seconds uvicorn waits for connections after the broker ended the streams
+
+
+class StreamingServer(uvicorn.Server):
+    """uvicorn waits for open responses before shutting down; end the streams first."""
+
+    def __init__(self, config: uvicorn.Config, broker: Broker) -> None:
+        super().__init__(config)
+        self.broker = broker
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.broker.request_shutdown()
+        super().handle_exit(sig, frame)
+
+
+def uvicorn_config(settings: ServerSettings, *, host: str = "127.0.0.1", port: int = 8000,
+                   log_level: str = "info", **options: object) -> tuple[uvicorn.Config, Broker]:
+    """A uvicorn config serving a new app with these settings, and that app's broker."""
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE, lifespan="on", **options)
+    return config, app.state.broker
+
+
+def _positive(kind: type[float] | type[int],
+              allow_zero: bool = False) -> Callable[[str], float | int]:
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < 0 or (value == 0 and not allow_zero):
+            raise argparse.ArgumentTypeError(f"must be {'0 or more' if allow_zero else 'positive'}")
+        return value
+    return parse
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = ServerSettings()
+    parser = argparse.ArgumentParser(
+        prog="sse-demo-server",
+        description="SSE server with resumable per-topic backlogs, heartbeats and simulated "
+                    "agent streams (topics progress, logs, tokens).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="interface to bind")
+    add("--port", type=_positive(int, allow_zero=True), default=8000, help="TCP port (0: any)")
+    add("--backlog", type=_positive(int), default=defaults.backlog,
+        help="events retained per topic for resume")
+    add("--heartbeat", type=_positive(float, allow_zero=True), default=defaults.heartbeat,
+        metavar="SECONDS", help="heartbeat interval; 0 turns heartbeats off")
+    add("--speed", type=_positive(float), default=defaults.speed, help="simulator speed factor")
+    add("--seed", type=int, default=None, help="simulator seed (default: random, logged)")
+    add("--retry-ms", type=_positive(int, allow_zero=True), default=defaults.retry_ms,
+        help="reconnection time sent in each stream's retry: line")
+    add("--ticker", type=_positive(float, allow_zero=True), default=0.0, metavar="RATE",
+        help="add a `ticker` topic publishing RATE events/s (load tests); 0: none")
+    add("--no-simulators", action="store_true", help="do not run progress, logs and tokens")
+    add("--queue-bytes", type=_positive(int), default=defaults.queue_bytes,
+        help="unsent bytes a subscriber may lag before its stream is closed")
+    add("--max-event-bytes", type=_positive(int), default=defaults.max_event_bytes,
+        help="largest body POST /topics/{topic}/events accepts")
+    add("--backend", default=os.environ.get(BACKEND_ENV) or defaults.backend, metavar="URL",
+        help="where events live: memory (this process only) or redis://HOST:PORT/DB, shared by "
+             f"workers and hosts (also from the environment variable {BACKEND_ENV})")
+    add("--workers", type=_positive(int), default=1,
+        help="uvicorn worker processes; more than one needs a redis:// backend")
+    add("--log-level", default="info",
+        choices=["critical", "error", "warning", "info", "debug", "trace"])
+    add("--access-log", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    if args.port > 65535:
+        parser.error("argument --port: must be at most 65535")
+    try:
+        open_backend(args.backend, defaults.backlog)  # only checks the URL: connects later
+    except ValueError as exc:
+        parser.error(f"argument --backend: {exc}")
+    if args.workers > 1 and not args.backend.startswith(REDIS_SCHEMES):
+        parser.error("argument --workers: more than one worker needs a shared backend "
+                     "(--backend redis://HOST:PORT/DB); in memory each would have its own topics")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    settings = ServerSettings(
+        backlog=args.backlog, heartbeat=args.heartbeat, retry_ms=args.retry_ms, speed=args.speed,
+        seed=args.seed, simulators=not args.no_simulators, ticker=args.ticker,
+        queue_bytes=args.queue_bytes, max_event_bytes=args.max_event_bytes, backend=args.backend)
+    if args.workers > 1:
+        _run_workers(settings, args)
+        return
+    config, broker = uvicorn_config(settings, host=args.host, port=args.port,
+                                    log_level=args.log_level)
+    config.access_log = args.access_log
+    server = StreamingServer(config, broker)
+    server.run()
+    if not server.started:
+        sys.exit(1)  # uvicorn has logged why (e.g. the port is taken)
+
+
+def _run_workers(settings: ServerSettings, args: argparse.Namespace) -> None:
+    """uvicorn's worker processes, each building the app from the settings in its environment."""
+    os.environ.update(settings.to_env())
+    uvicorn.run("server.app:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level=args.log_level, access_log=args.access_log,
+                timeout_graceful_shutdown=SHUTDOWN_GRACE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The ASGI response of `GET /stream`: one send loop that writes a subscriber's bytes as they come.
+
+Not Starlette's StreamingResponse: it would add a task group per stream on uvicorn (ASGI spec 2.3);
+here a single receive task per stream watches for the disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from server import wire
+from server.broker import Broker, Subscription
+
+ABORT_KEY = "sse_demo_server.abort"  # scope key: drops the connection (see transport_abort)
+PREAMBLE_CHUNK = 256 * 1024
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def transport_abort(send: Send) -> Callable[[], None] | None:
+    """How to drop the connection behind `send`, when the server exposes it.
+
+    ASGI has no way to close a connection whose peer stopped reading (every send waits for it to
+    drain); uvicorn's `send` is a method of a cycle that holds the transport, so use that.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    return getattr(transport, "abort", None)
+
+
+class EventStreamResponse(Response):
+    """`text/event-stream` of one subscription; a HEAD request gets the headers only."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, broker: Broker, subscription: Subscription | None, retry_ms: int) -> None:
+        self.broker = broker
+        self.subscription = subscription  # None for HEAD
+        self.on_close: Callable[[], None] | None = None  # called once the stream has ended
+        self.retry = wire.encode_retry(retry_ms)
+        self.status_code = 200
+        self.background = None
+        self.init_headers(STREAM_HEADERS)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        subscription = self.subscription
+        if subscription is None:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        subscriber = subscription.subscriber
+        subscriber.abort = scope.get(ABORT_KEY)
+        watcher = asyncio.create_task(_wait_for_disconnect(receive))
+        watcher.add_done_callback(lambda _: subscriber.close("disconnected", discard=True))
+        topic = subscription.topic
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            # write_started lets server.limits drop a writer whose reader has stalled.
+            for chunk in _batched([self.retry, *subscription.preamble]):
+                subscriber.write_started = time.monotonic()
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            subscriber.write_started = 0.0
+            topic.delivered += subscription.replayed
+            while (chunk := await subscriber.next_chunk()) is not None:
+                subscriber.write_started = time.monotonic()
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                subscriber.write_started = 0.0
+                topic.delivered += subscriber.batch_events  # per write, not per frame
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            pass  # the client went away mid-write: an ordinary disconnect
+        finally:
+            watcher.cancel()
+            self.broker.unsubscribe(topic, subscriber)
+            if self.on_close is not None:
+                self.on_close()
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
+    with contextlib.suppress(OSError):
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+
+def _batched(frames: list[bytes]) -> list[bytes]:
+    """Frames joined into writes of about PREAMBLE_CHUNK bytes."""
+    chunks: list[bytes] = []
+    pending: list[bytes] = []
+    size = 0
+    for frame in frames:
+        pending.append(frame)
+        size += len(frame)
+        if size >= PREAMBLE_CHUNK:
+            chunks.append(b"".join(pending))
+            pending, size = [], 0
+    if pending:
+        chunks.append(b"".join(pending))
+    return chunks

@@ -1,0 +1,111 @@
+"""Every key reaches the pane it should (scripted streams: the wiring, not the network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.app import MonitorApp, parse_keymap
+from monitor.palette import MonitorCommands
+from monitor.widgets.pane import StreamPane
+from tests.tui.scenarios import Scenario, settle, three_topics
+
+pytestmark = pytest.mark.anyio
+
+
+def panes(app: MonitorApp) -> list[StreamPane]:
+    return list(app.screen_stack[0].query(StreamPane))
+
+
+async def test_reconnect_keys_reach_the_right_streams() -> None:
+    scenario = three_topics()
+    app = scenario.app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "r", "3", "ctrl+r", "R")
+        sources = scenario.sources
+        assert sources["progress"].reconnects == [True]
+        assert sources["logs"].reconnects == [True, True]
+        assert sources["tokens"].reconnects == [False, True]
+
+
+async def test_focus_keys_move_between_panes() -> None:
+    app = three_topics().app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert screen.active is panes(app)[0]
+        await pilot.press("3")
+        assert screen.active is panes(app)[2]
+        await pilot.press("tab")
+        assert screen.active is panes(app)[0]
+        await pilot.press("shift+tab", "shift+tab")
+        assert screen.active is panes(app)[1]
+        assert panes(app)[1].has_class("-active") and not panes(app)[0].has_class("-active")
+
+
+async def test_add_and_close_panes() -> None:
+    scenario = three_topics()
+    app = scenario.app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("a", *"metrics", "enter")
+        await settle(pilot)
+        assert [pane.topic for pane in panes(app)] == ["progress", "logs", "tokens", "metrics"]
+        assert "topic=metrics" in panes(app)[3].source.config.url
+        assert app.screen.active is panes(app)[3] and panes(app)[3].number == 4
+        await pilot.press("1", "w")
+        await settle(pilot)
+        assert [pane.topic for pane in panes(app)] == ["logs", "tokens", "metrics"]
+        assert [pane.number for pane in panes(app)] == [1, 2, 3]
+        assert scenario.sources["progress"].config.topic == "progress"
+        assert app.screen.active is panes(app)[0]
+
+
+async def test_clear_raw_and_filter_act_on_the_focused_pane() -> None:
+    app = three_topics().app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        logs, tokens = panes(app)[1], panes(app)[2]
+        await pilot.press("2", "v")
+        assert logs.raw_view and not tokens.raw_view
+        assert "event: log" in "\n".join(strip.text for strip in logs.log_view.lines)
+        await pilot.press("v", "slash", *"WARN", "enter")
+        assert logs.filter_text == "WARN"
+        shown = [strip.text for strip in logs.log_view.lines]
+        assert shown and all("WARN" in line or not line.startswith("16:") for line in shown)
+        await pilot.press("c")
+        assert logs.log_view.lines == [] and not logs.renderer.history.entries
+        assert tokens.renderer.history.entries
+
+
+async def test_every_binding_is_in_the_command_palette() -> None:
+    app = three_topics().app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "ctrl+p", *"raw view")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert panes(app)[1].raw_view
+        provider = MonitorCommands(app.screen)
+        titles = [title for title, _, _ in provider._commands()]
+        ids = [b.id for b in app.screen.bindings_with_ids()]
+        assert len(titles) == len(ids)
+        assert "Reconnect all (R)" in titles
+
+
+async def test_keys_can_be_remapped_by_id() -> None:
+    app = Scenario(three_topics().streams, three_topics().now).app(
+        keymap=parse_keymap("pause=x; raw-view=ctrl+v"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        assert panes(app)[0].paused
+        await pilot.press("ctrl+v")
+        assert panes(app)[0].raw_view
+        assert app.screen.keys_by_id()["pause"] == "x"
+
+
+def test_keymap_spec_errors_are_clear() -> None:
+    with pytest.raises(ValueError, match="expected id=keys"):
+        parse_keymap("pause")

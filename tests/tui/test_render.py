@@ -1,0 +1,117 @@
+"""Renderers: formats recognised by event type and JSON shape, bounded state, counters."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from monitor.events import Gap, Heartbeat, State
+from monitor.render import PaneRenderer
+from tests.tui.scenarios import T0, change, event, formats, simulated
+
+
+def drawn(renderer: PaneRenderer) -> list[str]:
+    return [entry.plain for entry in renderer.history.entries]
+
+
+def live_text(renderer: PaneRenderer) -> str:
+    live = renderer.live()
+    if live is None:
+        return ""
+    console = Console(width=100, record=True, color_system=None)
+    console.print(live)
+    return console.export_text()
+
+
+def test_each_vendor_token_stream_becomes_one_message_with_usage() -> None:
+    for config_, items in formats().streams[:2]:
+        renderer = PaneRenderer()
+        for item in items:
+            renderer.feed(item)
+        text = "\n".join(drawn(renderer))
+        assert "assistant ▸ Hello! Streams arrive as deltas." in text, config_.url
+        assert "usage: in" in text
+        assert renderer.live() is None
+
+
+def test_open_messages_stay_live_until_they_end() -> None:
+    anthropic = formats().streams[2][1]
+    renderer = PaneRenderer()
+    for item in anthropic:
+        renderer.feed(item)
+    assert "Hello! Streams arrive" in live_text(renderer)
+    assert not any("Hello" in line for line in drawn(renderer))
+    renderer.feed(event("message_stop", {"type": "message_stop"}, None, T0 + 9))
+    assert renderer.live() is None
+    assert "assistant ▸ Hello! Streams arrive\nusage: in 25 tokens" in drawn(renderer)
+
+
+def test_ag_ui_tokens_from_the_simulator_assemble_message_by_message() -> None:
+    renderer = PaneRenderer()
+    for item in simulated("tokens", 200):
+        renderer.feed(item)
+    messages = [line for line in drawn(renderer) if line.startswith("assistant ▸")]
+    assert len(messages) >= 2 and all("usage: in" in message for message in messages)
+    assert renderer.stats.events == 200
+
+
+def test_progress_runs_draw_bars_and_failures() -> None:
+    renderer = PaneRenderer()
+    for item in simulated("progress", 40):
+        renderer.feed(item)
+    lines = drawn(renderer)
+    assert any(line.startswith("▶ run run-") for line in lines)
+    assert any("failed: model rate limit" in line for line in lines)
+    assert any("✓ list_files" in line and "ok (" in line for line in lines)
+    live = live_text(renderer)
+    assert "▶ run-" in live and "%" in live
+
+
+def test_log_records_keep_level_logger_and_traceback() -> None:
+    renderer = PaneRenderer()
+    renderer.feed(event("log", {"level": "ERROR", "logger": "db.pool", "message": "acquire failed",
+                                "traceback": "Traceback (most recent call last):\n  boom"},
+                        1, T0))
+    (line,) = drawn(renderer)
+    assert line.startswith("ERROR   db.pool: acquire failed")
+    assert "\n    Traceback (most recent call last):\n      boom" in line
+
+
+def test_unknown_events_fall_back_to_type_id_and_json_or_text() -> None:
+    renderer = PaneRenderer()
+    renderer.feed(event("custom", {"a": 1}, 5, T0))
+    renderer.feed(event("message", "not json", 6, T0))
+    assert drawn(renderer) == ['custom #3f9a01c2-5 {"a": 1}', "message #3f9a01c2-6 not json"]
+
+
+def test_gap_and_states_are_lines_in_the_stream_and_counted() -> None:
+    renderer = PaneRenderer()
+    renderer.feed(change(State.RECONNECTING, T0, "refused", attempt=2, delay=3.0))
+    renderer.feed(Gap("a-1", "evicted", "too old", "a-50", 45, T0, "a-49"))
+    assert drawn(renderer)[0] == "── reconnecting in 3s (attempt 2): refused ──"
+    assert "GAP: 45 events missed (evicted)" in drawn(renderer)[1]
+    assert renderer.history.entries[1].kind == "gap"
+    assert (renderer.stats.gaps, renderer.stats.reconnects, renderer.stats.last_id) == (
+        1, 1, "a-49")
+
+
+def test_history_is_capped_and_counts_what_fell_off() -> None:
+    renderer = PaneRenderer(max_lines=10)
+    for seq in range(25):
+        renderer.feed(event("custom", {"n": seq}, seq, T0))
+    assert len(renderer.history.entries) == 10 and renderer.history.appended == 25
+    newest = renderer.history.since(20)
+    assert len(newest) == 5 and newest[0].plain.endswith('{"n": 20}')
+    assert len(renderer.history.since(0)) == 10
+
+
+def test_rate_and_heartbeat_age_follow_the_given_clock() -> None:
+    renderer = PaneRenderer()
+    for seq in range(20):
+        renderer.feed(event("custom", {}, seq, T0 + seq / 2))
+    renderer.feed(Heartbeat("{}", T0 + 5))
+    renderer.feed(Heartbeat("{}", T0 + 10))
+    stats = renderer.stats
+    assert stats.rate(T0 + 10) == 2.0  # 20 events in the last 10 s
+    assert stats.heartbeat(T0 + 10.5, None) == ("♥ 0s", "pulse")
+    assert stats.heartbeat(T0 + 13, None) == ("♥ 3s", "ok")
+    assert stats.heartbeat(T0 + 21, None) == ("♥ overdue 11s", "overdue")
