@@ -1,0 +1,347 @@
+"""Recordings: every item of every stream in a versioned JSON Lines file, written and read back.
+
+The first line is a header (format name, version, creation time, tool version); each further line
+is one item of one stream. The format is documented in README.md ("Record and replay").
+No Textual, no httpx: the plain mode, the TUI and the replay server share this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
+
+FORMAT = "sse-monitor-recording"
+VERSION = 1
+KINDS = ("event", "heartbeat", "gap", "state")
+
+
+class RecordingError(Exception):
+    """A recording cannot be written or read; the message says where and why."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamKey:
+    """Which stream an item came from: its URL and, when topics are used, its topic."""
+
+    url: str
+    topic: str | None = None
+
+    @property
+    def label(self) -> str:
+        """What a person calls the stream: the topic, else the URL."""
+        return self.topic if self.topic is not None else self.url
+
+
+class Recorded(NamedTuple):
+    """One item read back from a recording, with the stream it belongs to."""
+
+    stream: StreamKey
+    item: StreamItem
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The first line of a recording."""
+
+    version: int
+    created: float
+    tool: str
+
+
+def tool_version() -> str:
+    """`sse-monitor X.Y.Z`, as written in headers."""
+    try:
+        return f"sse-monitor {metadata.version('sse-monitor')}"
+    except metadata.PackageNotFoundError:
+        return "sse-monitor (not installed)"
+
+
+def item_time(item: StreamItem) -> float:
+    """The wall-clock time an item arrived (or a state changed)."""
+    return item.at if isinstance(item, StateChange) else item.received
+
+
+def encode_item(stream: StreamKey, item: StreamItem) -> dict[str, Any]:
+    """The JSON object of one recording line."""
+    line: dict[str, Any] = {"url": stream.url, "topic": stream.topic, "time": item_time(item)}
+    match item:
+        case Event():
+            line.update(kind="event", event=item.type, data=item.data, id=item.id)
+            if item.retry is not None:
+                line["retry"] = item.retry
+        case Heartbeat():
+            line.update(kind="heartbeat", data=item.data)
+        case Gap():
+            line.update(
+                kind="gap", requested=item.requested, reason=item.reason, detail=item.detail,
+                resume_from=item.resume_from, missed=item.missed, id=item.id, data=item.data,
+            )
+        case StateChange():
+            line.update(
+                kind="state", state=item.state.value, reason=item.reason, attempt=item.attempt,
+                delay=item.delay, status=item.status,
+            )
+    return line
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: \u-escape it rather than lose the line
+        text = json.dumps(obj, separators=(",", ":"))
+    return text + "\n"
+
+
+class Recorder:
+    """Appends items to a recording, one flushed line each, so a crash loses at most the last.
+
+    Every failure raises `RecordingError` and closes the recorder; the caller reports it and
+    goes on monitoring without recording.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, append: bool = False,
+                 clock: Callable[[], float] = time.time) -> None:
+        """Start a recording at `path`; refuse to overwrite one unless `append` continues it."""
+        self.path = Path(path)
+        self.lines = 0  # items written so far
+        self._file: IO[str] | None = None
+        has_content = self.path.is_file() and self.path.stat().st_size > 0
+        if has_content and not append:
+            raise RecordingError(path, "file exists; choose another name or remove it first")
+        if has_content:
+            _check_appendable(self.path)
+        try:
+            self._file = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise RecordingError(path, f"cannot write: {exc.strerror or exc}") from None
+        if not has_content:
+            header = {"format": FORMAT, "version": VERSION, "created": clock(),
+                      "tool": tool_version()}
+            self._write(_dumps(header))
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
+    def write(self, stream: StreamKey, item: StreamItem) -> None:
+        """Append one item and flush it to the operating system."""
+        self._write(_dumps(encode_item(stream, item)))
+        self.lines += 1
+
+    def close(self) -> None:
+        if self._file is not None:
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):  # every line was flushed already: nothing is lost
+                file.close()
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _write(self, line: str) -> None:
+        if self._file is None:
+            raise RecordingError(self.path, "recording is closed")
+        try:
+            self._file.write(line)
+            self._file.flush()
+        except OSError as exc:
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):  # the write error above is the one to report
+                file.close()
+            raise RecordingError(self.path, f"cannot write: {exc.strerror or exc}") from None
+
+
+def _check_appendable(path: Path) -> None:
+    """Appending needs a readable header and a last line that ended (not a truncated one)."""
+    _read_header(path)
+    with path.open("rb") as file:
+        file.seek(-1, os.SEEK_END)
+        if file.read(1) != b"\n":
+            raise RecordingError(path, "last line is truncated; cannot append to it")
+
+
+def _read_header(path: Path) -> Header:
+    with _open_for_reading(path) as file:
+        return _parse_header(path, file.readline())
+
+
+def _open_for_reading(path: str | os.PathLike[str]) -> IO[bytes]:
+    try:
+        return Path(path).open("rb")
+    except OSError as exc:
+        raise RecordingError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def read_header(path: str | os.PathLike[str]) -> Header:
+    """The header of a recording; `RecordingError` when it is not one this version reads."""
+    return _read_header(Path(path))
+
+
+def read_recording(path: str | os.PathLike[str]) -> Iterator[Recorded]:
+    """Every item of a recording, in order, with its original times.
+
+    Raises `RecordingError` (with the line number) at the first line it cannot read.
+    """
+    with _open_for_reading(path) as file:
+        _parse_header(path, file.readline())
+        for number, raw in enumerate(file, start=2):
+            if not raw.strip():
+                continue
+            yield _parse_line(path, number, raw)
+
+
+def load_recording(path: str | os.PathLike[str]) -> tuple[list[Recorded], RecordingError | None]:
+    """Every item that could be read, and the error that stopped reading there, if any.
+
+    A recording cut short by a crash still replays up to the line it broke on.
+    """
+    entries: list[Recorded] = []
+    try:
+        entries.extend(read_recording(path))
+    except RecordingError as exc:
+        return entries, exc
+    return entries, None
+
+
+def _load_json(path: str | os.PathLike[str], number: int, raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RecordingError(path, f"not UTF-8 (byte {exc.start + 1})", number) from None
+    except ValueError as exc:
+        if not raw.endswith(b"\n"):
+            reason = "truncated: the file ends in the middle of this line (recorder killed?)"
+            raise RecordingError(path, reason, number) from None
+        raise RecordingError(path, f"not valid JSON: {exc}", number) from None
+
+
+def _parse_header(path: str | os.PathLike[str], raw: bytes) -> Header:
+    if not raw:
+        raise RecordingError(path, "empty file: not a recording (no header line)", 1)
+    header = _load_json(path, 1, raw)
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        reason = f'not a recording: the first line must be a header with "format": "{FORMAT}"'
+        raise RecordingError(path, reason, 1)
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RecordingError(path, f"bad header: version must be a positive integer, "
+                                   f"not {version!r}", 1)
+    if version > VERSION:
+        raise RecordingError(path, f"recording format version {version} is newer than this "
+                                   f"sse-monitor reads (version {VERSION}); upgrade it", 1)
+    created = header.get("created")
+    if not _is_number(created):
+        raise RecordingError(path, "bad header: created must be a number (epoch seconds)", 1)
+    return Header(version=version, created=float(created), tool=str(header.get("tool", "")))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class _Fields:
+    """Typed access to one line's fields; a wrong or missing one names itself in the error."""
+
+    def __init__(self, path: str | os.PathLike[str], number: int, obj: dict[str, Any]) -> None:
+        self.path, self.line, self.obj = path, number, obj
+
+    def _get(self, name: str, check: Callable[[Any], bool], what: str, optional: bool) -> Any:
+        if name not in self.obj and not optional:
+            reason = f"missing field {name!r} in this {self.obj['kind']} line"
+            raise RecordingError(self.path, reason, self.line)
+        value = self.obj.get(name)
+        if (value is not None or not optional) and not check(value):
+            reason = f"field {name!r} must be {what}, not {json.dumps(value)}"
+            raise RecordingError(self.path, reason, self.line)
+        return value
+
+    def text(self, name: str) -> str:
+        return self._get(name, _is_text, "a string", False)
+
+    def optional_text(self, name: str) -> str | None:
+        return self._get(name, _is_text, "a string or null", True)
+
+    def integer(self, name: str) -> int:
+        return self._get(name, _is_integer, "an integer", False)
+
+    def optional_integer(self, name: str) -> int | None:
+        return self._get(name, _is_integer, "an integer or null", True)
+
+    def number(self, name: str) -> float:
+        return float(self._get(name, _is_number, "a number", False))
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _parse_line(path: str | os.PathLike[str], number: int, raw: bytes) -> Recorded:
+    obj = _load_json(path, number, raw)
+    if not isinstance(obj, dict):
+        raise RecordingError(path, "a line must be a JSON object", number)
+    kind = obj.get("kind")
+    if kind not in KINDS:
+        raise RecordingError(path, f"unknown kind {json.dumps(kind)} (expected one of "
+                                   f"{', '.join(KINDS)})", number)
+    f = _Fields(path, number, obj)
+    stream = StreamKey(url=f.text("url"), topic=f.optional_text("topic"))
+    at = f.number("time")
+    item: StreamItem
+    if kind == "event":
+        item = Event(type=f.text("event"), data=f.text("data"), id=f.text("id"), received=at,
+                     retry=f.optional_integer("retry"))
+    elif kind == "heartbeat":
+        data = f.text("data")
+        item = Heartbeat(data=data, received=at, info=_json_object(data))
+    elif kind == "gap":
+        item = Gap(
+            requested=f.optional_text("requested"), reason=f.text("reason"),
+            detail=f.text("detail"), resume_from=f.optional_text("resume_from"),
+            missed=f.optional_integer("missed"), received=at, id=f.optional_text("id") or "",
+            data=f.optional_text("data") or "",
+        )
+    else:
+        name = f.text("state")
+        states = [state.value for state in State]
+        if name not in states:
+            raise RecordingError(path, f"unknown state {json.dumps(name)} (expected one of "
+                                       f"{', '.join(states)})", number)
+        item = StateChange(
+            state=State(name), at=at, reason=f.optional_text("reason") or "",
+            attempt=f.optional_integer("attempt") or 0,
+            delay=f.number("delay") if "delay" in obj else 0.0,
+            status=f.optional_integer("status"),
+        )
+    return Recorded(stream, item)
+
+
+def _json_object(data: str) -> dict[str, Any]:
+    """A heartbeat's parsed JSON object, as the client gives it (empty when not an object)."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
