@@ -14,10 +14,13 @@ from textual.app import App
 from textual.binding import Keymap
 
 from monitor.palette import MonitorCommands
+from monitor.record import Recorder
+from monitor.replay import ReplayFeed
 from monitor.stream import SSEStream, StreamConfig
 from monitor.topics import fetch_topics
 from monitor.widgets.main_screen import MonitorScreen, MonitorSettings
 from monitor.widgets.pane import SourceFactory
+from monitor.widgets.replay_screen import ReplayScreen
 
 KEYMAP_VARIABLE = "SSE_MONITOR_KEYS"
 DEFAULT_MAX_LINES = 2000
@@ -29,6 +32,11 @@ async def load_topics(stream_url: str) -> list[dict[str, Any]]:
         return await fetch_topics(stream_url)
     except (httpx.HTTPError, ValueError):
         return []
+
+
+async def no_topics(_stream_url: str) -> list[dict[str, Any]]:
+    """A replay asks no server: the user types a topic."""
+    return []
 
 
 class MonitorApp(App[None]):
@@ -47,14 +55,25 @@ class MonitorApp(App[None]):
         source_factory: SourceFactory = SSEStream,
         topics: Callable[[str], Any] = load_topics,
         keymap: Keymap | None = None,
+        recorder: Recorder | None = None,
+        replay: ReplayFeed | None = None,
     ) -> None:
         super().__init__()
         self.configs = configs
-        self.settings = MonitorSettings(source_factory, topics, clock, max_lines)
+        self.settings = MonitorSettings(source_factory, topics, clock, max_lines, recorder)
         self.initial_keymap = keymap or {}
+        self.replay = replay
 
     def get_default_screen(self) -> MonitorScreen:
+        if self.replay is not None:
+            return ReplayScreen(self.configs, self.settings, self.replay)
         return MonitorScreen(self.configs, self.settings)
+
+    @classmethod
+    def for_replay(cls, feed: ReplayFeed, **options: Any) -> MonitorApp:
+        """The app over a recording: its streams as panes, its time as the clock, no network."""
+        return cls(feed.configs(), clock=feed.clock, source_factory=feed.open,
+                   topics=no_topics, replay=feed, **options)
 
     def on_mount(self) -> None:
         if self.initial_keymap:
@@ -72,13 +91,20 @@ def parse_keymap(spec: str) -> Keymap:
     return keymap
 
 
-def run_app(configs: list[StreamConfig], args: argparse.Namespace) -> int:
-    """Run the TUI until the user quits; the exit status for `sse-monitor`."""
+def run_app(configs: list[StreamConfig], args: argparse.Namespace, *,
+            recorder: Recorder | None = None, replay: ReplayFeed | None = None) -> int:
+    """Run the TUI until the user quits; the exit status for `sse-monitor`.
+
+    With `recorder`, every pane records from the start; with `replay`, the panes show a recording.
+    """
     try:
         keymap = parse_keymap(os.environ.get(KEYMAP_VARIABLE, ""))
     except ValueError as exc:
         print(f"sse-monitor: {exc}", file=sys.stderr)
         return 2
     max_lines = getattr(args, "max_lines", None) or DEFAULT_MAX_LINES
-    MonitorApp(configs, max_lines=max_lines, keymap=keymap).run()
+    if replay is not None:
+        MonitorApp.for_replay(replay, max_lines=max_lines, keymap=keymap).run()
+    else:
+        MonitorApp(configs, max_lines=max_lines, keymap=keymap, recorder=recorder).run()
     return 0

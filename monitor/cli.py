@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 
 import httpx
 
+from monitor import redaction
 from monitor.plain import FORMATS, replay_plain, run_plain
 from monitor.record import Recorder, RecordingError, load_recording
 from monitor.stream import StreamConfig, with_topic
 from monitor.topics import DEFAULT_STREAM_URL, discover_topics
 
 DEFAULT_MAX_LINES = 2000
+TOKEN_ENV = "SSE_MONITOR_TOKEN"  # a bearer token kept out of the process list
 EXIT_INTERRUPTED = 130
 
 
@@ -60,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--format", choices=FORMATS, default="text", help="plain output format (default: text)")
     add("--header", action="append", type=_header, default=[], metavar="'NAME: VALUE'",
         help="extra request header (repeatable)")
+    add("--token", default=os.environ.get(TOKEN_ENV) or None, metavar="TOKEN",
+        help=f"bearer token, sent as 'Authorization: Bearer TOKEN' (default: ${TOKEN_ENV})")
     add("--last-event-id", default="", metavar="ID", help="resume after this event id")
     add("--reconnect-delay", type=_number(float, 0, inclusive=True), default=3.0,
         metavar="SECONDS", help="reconnection time until the server sends retry: (default: 3)")
@@ -81,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.token is not None:
+        if not args.token.strip() or any(c.isspace() or not c.isprintable() for c in args.token):
+            parser.error("--token: expected one word of printable characters")
+        args.header.append(("Authorization", f"Bearer {args.token}"))
+    for name, value in args.header:
+        redaction.remember_header(name, value)  # never shown on screen or in logs
     if args.demo and args.url:
         parser.error("--demo monitors its own server: give no URL")
     if args.replay and (args.url or args.topic or args.demo or args.record):
@@ -114,17 +125,16 @@ def stream_configs(
 
 def _run(url: str, topics: list[str] | None, args: argparse.Namespace) -> int:
     if not args.plain and not topics and args.url is None:
-        topics = discover_topics(url)  # a pane for every topic of the default server
+        topics = discover_topics(url, dict(args.header))  # a pane for every topic of the server
     configs = stream_configs(url, topics, args)
     if args.plain:
         with _recorder(args.record) as recorder:
             return asyncio.run(run_plain(configs, args.format, args.max_events,
                                          recorder=recorder))
-    if args.record:
-        raise _Failed("--record needs --plain for now")
     from monitor.app import run_app  # Textual is loaded only for the TUI
 
-    return run_app(configs, args)
+    with _recorder(args.record) as recorder:
+        return run_app(configs, args, recorder=recorder)
 
 
 class _Failed(Exception):
@@ -156,7 +166,10 @@ def _replay(args: argparse.Namespace) -> int:
     if args.plain:
         status = asyncio.run(replay_plain(entries, speed, args.format, args.max_events))
         return 1 if error is not None else status
-    raise _Failed("--replay needs --plain for now")
+    from monitor.app import run_app
+    from monitor.replay import ReplayFeed
+
+    return run_app([], args, replay=ReplayFeed.create(args.replay, entries, speed, error))
 
 
 def _run_demo(args: argparse.Namespace) -> int:

@@ -45,14 +45,14 @@ class LatencySummary:
     count: int  # events measured in the window
 
     def describe(self) -> str:
-        """`lat p50 12ms max 48ms`."""
-        return f"lat p50 {_ms(self.p50)} max {_ms(self.max)}"
+        """`lat 12ms/48ms`: p50/max, short enough for a narrow pane's status bar."""
+        return f"lat {_ms(self.p50)}/{_ms(self.max)}"
 
 
 def _ms(seconds: float) -> str:
     if abs(seconds) >= 10:
         return f"{seconds:.0f}s"
-    return f"{seconds * 1000:.0f}ms"
+    return f"{round(seconds * 1000)}ms"  # round(): never "-0ms"
 
 
 @dataclass(slots=True)

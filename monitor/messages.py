@@ -40,3 +40,10 @@ class FilterClosed(Message):
     """The filter bar is done: kept (Enter) or cleared (Escape)."""
 
     cleared: bool
+
+
+@dataclass
+class RecordingFailed(Message):
+    """Writing the recording failed; recording stops everywhere and the monitor goes on."""
+
+    error: str

@@ -51,9 +51,10 @@ class Playback:
         return min(max(head, self.start), self.end)
 
     def due(self, limit: int | None = None) -> range:
-        """Indices of the items due now (at most `limit`), which count as delivered."""
-        if self.paused:
-            return range(self.cursor, self.cursor)
+        """Indices of the items due now (at most `limit`), which count as delivered.
+
+        While paused, time stands still, but a seek still shows everything up to where it went.
+        """
         upto = bisect.bisect_right(self.times, self._head(), lo=self.cursor)
         if limit is not None:
             upto = min(upto, self.cursor + limit)
@@ -63,8 +64,10 @@ class Playback:
 
     def wait(self) -> float | None:
         """Wall seconds until the next item is due; None while paused or when finished."""
-        if self.paused or self.finished:
+        if self.finished:
             return None
+        if self.paused:
+            return 0.0 if self.times[self.cursor] <= self._anchor_time else None
         if self.speed == 0:
             return 0.0
         return max(0.0, (self.times[self.cursor] - self._head()) / self.speed)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
+from monitor.redaction import redact
 
 FORMAT = "sse-monitor-recording"
 VERSION = 1
@@ -42,26 +45,12 @@ class StreamKey:
     url: str
     topic: str | None = None
 
-    @property
-    def label(self) -> str:
-        """What a person calls the stream: the topic, else the URL."""
-        return self.topic if self.topic is not None else self.url
-
 
 class Recorded(NamedTuple):
     """One item read back from a recording, with the stream it belongs to."""
 
     stream: StreamKey
     item: StreamItem
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    """The first line of a recording."""
-
-    version: int
-    created: float
-    tool: str
 
 
 def tool_version() -> str:
@@ -72,6 +61,11 @@ def tool_version() -> str:
         return "sse-monitor (not installed)"
 
 
+def recording_name(now: float) -> str:
+    """A file name for a recording started at `now`: `sse-monitor-20251124-160000.jsonl` (UTC)."""
+    return datetime.fromtimestamp(now, UTC).strftime("sse-monitor-%Y%m%d-%H%M%S.jsonl")
+
+
 def item_time(item: StreamItem) -> float:
     """The wall-clock time an item arrived (or a state changed)."""
     return item.at if isinstance(item, StateChange) else item.received
@@ -79,7 +73,9 @@ def item_time(item: StreamItem) -> float:
 
 def encode_item(stream: StreamKey, item: StreamItem) -> dict[str, Any]:
     """The JSON object of one recording line."""
-    line: dict[str, Any] = {"url": stream.url, "topic": stream.topic, "time": item_time(item)}
+    # Recordings get shared: credentials in the URL are masked like on screen.
+    line: dict[str, Any] = {"url": redact(stream.url), "topic": stream.topic,
+                            "time": item_time(item)}
     match item:
         case Event():
             line.update(kind="event", event=item.type, data=item.data, id=item.id)
@@ -97,6 +93,8 @@ def encode_item(stream: StreamKey, item: StreamItem) -> dict[str, Any]:
                 kind="state", state=item.state.value, reason=item.reason, attempt=item.attempt,
                 delay=item.delay, status=item.status,
             )
+    if not isinstance(item, StateChange) and item.raw:
+        line["raw"] = item.raw  # the frame as received, for the raw view
     return line
 
 
@@ -120,7 +118,6 @@ class Recorder:
                  clock: Callable[[], float] = time.time) -> None:
         """Start a recording at `path`; refuse to overwrite one unless `append` continues it."""
         self.path = Path(path)
-        self.lines = 0  # items written so far
         self._file: IO[str] | None = None
         has_content = self.path.is_file() and self.path.stat().st_size > 0
         if has_content and not append:
@@ -143,7 +140,6 @@ class Recorder:
     def write(self, stream: StreamKey, item: StreamItem) -> None:
         """Append one item and flush it to the operating system."""
         self._write(_dumps(encode_item(stream, item)))
-        self.lines += 1
 
     def close(self) -> None:
         if self._file is not None:
@@ -172,16 +168,11 @@ class Recorder:
 
 def _check_appendable(path: Path) -> None:
     """Appending needs a readable header and a last line that ended (not a truncated one)."""
-    _read_header(path)
-    with path.open("rb") as file:
+    with _open_for_reading(path) as file:
+        _check_header(path, file.readline())
         file.seek(-1, os.SEEK_END)
         if file.read(1) != b"\n":
             raise RecordingError(path, "last line is truncated; cannot append to it")
-
-
-def _read_header(path: Path) -> Header:
-    with _open_for_reading(path) as file:
-        return _parse_header(path, file.readline())
 
 
 def _open_for_reading(path: str | os.PathLike[str]) -> IO[bytes]:
@@ -191,18 +182,13 @@ def _open_for_reading(path: str | os.PathLike[str]) -> IO[bytes]:
         raise RecordingError(path, f"cannot read: {exc.strerror or exc}") from None
 
 
-def read_header(path: str | os.PathLike[str]) -> Header:
-    """The header of a recording; `RecordingError` when it is not one this version reads."""
-    return _read_header(Path(path))
-
-
 def read_recording(path: str | os.PathLike[str]) -> Iterator[Recorded]:
     """Every item of a recording, in order, with its original times.
 
     Raises `RecordingError` (with the line number) at the first line it cannot read.
     """
     with _open_for_reading(path) as file:
-        _parse_header(path, file.readline())
+        _check_header(path, file.readline())
         for number, raw in enumerate(file, start=2):
             if not raw.strip():
                 continue
@@ -234,7 +220,8 @@ def _load_json(path: str | os.PathLike[str], number: int, raw: bytes) -> Any:
         raise RecordingError(path, f"not valid JSON: {exc}", number) from None
 
 
-def _parse_header(path: str | os.PathLike[str], raw: bytes) -> Header:
+def _check_header(path: str | os.PathLike[str], raw: bytes) -> None:
+    """A header this version reads, or `RecordingError` saying what is wrong with line 1."""
     if not raw:
         raise RecordingError(path, "empty file: not a recording (no header line)", 1)
     header = _load_json(path, 1, raw)
@@ -242,20 +229,19 @@ def _parse_header(path: str | os.PathLike[str], raw: bytes) -> Header:
         reason = f'not a recording: the first line must be a header with "format": "{FORMAT}"'
         raise RecordingError(path, reason, 1)
     version = header.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if not _is_integer(version) or version < 1:
         raise RecordingError(path, f"bad header: version must be a positive integer, "
                                    f"not {version!r}", 1)
     if version > VERSION:
         raise RecordingError(path, f"recording format version {version} is newer than this "
                                    f"sse-monitor reads (version {VERSION}); upgrade it", 1)
-    created = header.get("created")
-    if not _is_number(created):
+    if not _is_number(header.get("created")):
         raise RecordingError(path, "bad header: created must be a number (epoch seconds)", 1)
-    return Header(version=version, created=float(created), tool=str(header.get("tool", "")))
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite JSON number (Python's json also reads NaN and Infinity)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class _Fields:
@@ -279,9 +265,6 @@ class _Fields:
 
     def optional_text(self, name: str) -> str | None:
         return self._get(name, _is_text, "a string or null", True)
-
-    def integer(self, name: str) -> int:
-        return self._get(name, _is_integer, "an integer", False)
 
     def optional_integer(self, name: str) -> int | None:
         return self._get(name, _is_integer, "an integer or null", True)
@@ -309,19 +292,20 @@ def _parse_line(path: str | os.PathLike[str], number: int, raw: bytes) -> Record
     f = _Fields(path, number, obj)
     stream = StreamKey(url=f.text("url"), topic=f.optional_text("topic"))
     at = f.number("time")
+    frame = f.optional_text("raw") or ""
     item: StreamItem
     if kind == "event":
         item = Event(type=f.text("event"), data=f.text("data"), id=f.text("id"), received=at,
-                     retry=f.optional_integer("retry"))
+                     raw=frame, retry=f.optional_integer("retry"))
     elif kind == "heartbeat":
         data = f.text("data")
-        item = Heartbeat(data=data, received=at, info=_json_object(data))
+        item = Heartbeat(data=data, received=at, info=_json_object(data), raw=frame)
     elif kind == "gap":
         item = Gap(
             requested=f.optional_text("requested"), reason=f.text("reason"),
             detail=f.text("detail"), resume_from=f.optional_text("resume_from"),
             missed=f.optional_integer("missed"), received=at, id=f.optional_text("id") or "",
-            data=f.optional_text("data") or "",
+            data=f.optional_text("data") or "", raw=frame,
         )
     else:
         name = f.text("state")

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import httpx
 
 from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem, StreamStats
+from monitor.redaction import redact
 from monitor.sse import DEFAULT_MAX_BYTES, EventStreamParser, ParsedEvent, StreamLimitError
 
 T = TypeVar("T")
@@ -182,7 +183,8 @@ class SSEStream:
         """
         self._stop_reason, self._reconnect_request = None, None
         self.running = True
-        client = self._client or httpx.AsyncClient(timeout=HTTP_TIMEOUT)
+        # Redirects are followed as EventSource does (httpx drops Authorization across origins).
+        client = self._client or httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=True)
         failures = 0  # consecutive connections that ended before they were healthy
         try:
             while True:
@@ -389,7 +391,8 @@ class SSEStream:
 
     def _change(self, state: State, reason: str = "", **details: Any) -> StateChange:
         self.state = state
-        return StateChange(state, self.config.clock(), reason, **details)
+        # Reasons quote server bodies and URLs: no credential may reach a screen or a log.
+        return StateChange(state, self.config.clock(), redact(reason), **details)
 
     def _stop_change(self) -> StateChange:
         return self._change(State.STOPPED, self._stop_reason or "stopped")

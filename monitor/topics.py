@@ -29,7 +29,8 @@ def _rows(payload: Any) -> list[dict[str, Any]]:
 
 
 async def fetch_topics(
-    stream_url: str, client: httpx.AsyncClient | None = None
+    stream_url: str, client: httpx.AsyncClient | None = None,
+    headers: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The server's topics (each a dict with at least `name`), for switching topics.
 
@@ -37,16 +38,18 @@ async def fetch_topics(
     """
     if client is None:
         async with httpx.AsyncClient(timeout=TOPICS_TIMEOUT) as own_client:
-            return await fetch_topics(stream_url, own_client)
-    response = await client.get(topics_url(stream_url), timeout=TOPICS_TIMEOUT)
+            return await fetch_topics(stream_url, own_client, headers)
+    response = await client.get(topics_url(stream_url), headers=headers, timeout=TOPICS_TIMEOUT)
     response.raise_for_status()
     return _rows(response.json())
 
 
-def discover_topics(stream_url: str = DEFAULT_STREAM_URL) -> list[str]:
+def discover_topics(
+    stream_url: str = DEFAULT_STREAM_URL, headers: dict[str, str] | None = None
+) -> list[str]:
     """Names of every topic the server lists, at start-up (blocking); [] when it cannot say."""
     try:
-        response = httpx.get(topics_url(stream_url), timeout=TOPICS_TIMEOUT)
+        response = httpx.get(topics_url(stream_url), headers=headers, timeout=TOPICS_TIMEOUT)
         response.raise_for_status()
         return [row["name"] for row in _rows(response.json())]
     except (httpx.HTTPError, ValueError):

@@ -16,31 +16,25 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Receive, Scope, Send
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server import wire
+from server.api_docs import EVENT_PATTERN, PUBLISH_OPERATION, PUBLISHED, errors
+from server.auth import Access, TokenAuth
 from server.backends import open_backend
 from server.backends.base import Backend
 from server.broker import Broker, ShuttingDown, TopicLimitReached, UnknownTopic
+from server.errors import ApiError
+from server.limits import RateLimiter, StreamSlots, drop_stalled_writers
+from server.metrics import Metrics
+from server.replay import ReplayPlan, load_plan, run_replay
 from server.settings import ServerSettings
 from server.simulators import SIMULATORS, run_simulator, run_ticker
 from server.streaming import ABORT_KEY, EventStreamResponse, transport_abort
 
 log = logging.getLogger("uvicorn.error")  # configured by uvicorn, so start-up notes show
-EVENT_PATTERN = "[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}"
 _EVENT_RE = re.compile(EVENT_PATTERN)
-
-
-class ApiError(Exception):
-    """Answered as `{"error": message}` with its status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-    def response(self) -> JSONResponse:
-        return JSONResponse({"error": self.message}, status_code=self.status)
 
 
 class SSEApp(FastAPI):
@@ -51,18 +45,23 @@ class SSEApp(FastAPI):
     """
 
     stream_endpoint: Callable[[Request], Awaitable[Response]] | None = None
+    stream_cors: ASGIApp | None = None  # _stream behind CORS, when origins are configured
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["path"] == "/stream"
                 and scope["method"] in ("GET", "HEAD") and self.stream_endpoint is not None):
-            scope[ABORT_KEY] = transport_abort(send)
-            try:
-                response = await self.stream_endpoint(Request(scope, receive))
-            except ApiError as exc:
-                response = exc.response()
-            await response(scope, receive, send)
+            scope[ABORT_KEY] = transport_abort(send)  # before CORS wraps `send`
+            await (self.stream_cors or self._stream)(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.stream_endpoint is not None
+        try:
+            response = await self.stream_endpoint(Request(scope, receive))
+        except ApiError as exc:
+            response = exc.response()
+        await response(scope, receive, send)
 
 
 def create_app(settings: ServerSettings | None = None, backend: Backend | None = None) -> SSEApp:
@@ -71,12 +70,17 @@ def create_app(settings: ServerSettings | None = None, backend: Backend | None =
     backend = backend or open_backend(settings.backend, settings.backlog)
     broker = Broker(backend, heartbeat=settings.heartbeat, queue_bytes=settings.queue_bytes,
                     max_topics=settings.max_topics)
+    # Read before serving, so a bad recording is reported at start-up (RecordingError).
+    replay_plan = load_plan(settings.replay) if settings.replay else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await backend.start()
         await broker.start()
-        tasks = _start_publishers(broker, settings)
+        tasks = _start_publishers(broker, settings, replay_plan)
+        if settings.write_timeout > 0:
+            tasks.append(asyncio.create_task(drop_stalled_writers(broker, settings.write_timeout),
+                                             name="stalled writers"))
         try:
             yield
         finally:
@@ -91,6 +95,13 @@ def create_app(settings: ServerSettings | None = None, backend: Backend | None =
     app.state.settings = settings
     _add_error_handlers(app)
     _add_routes(app, broker, settings)
+    if settings.cors_origins:
+        cors: dict[str, Any] = {
+            "allow_origins": list(settings.cors_origins), "allow_methods": ["GET", "HEAD", "POST"],
+            "allow_headers": ["Authorization", "Content-Type", "Last-Event-ID", "Cache-Control"],
+            "expose_headers": ["Retry-After"]}
+        app.add_middleware(CORSMiddleware, **cors)
+        app.stream_cors = CORSMiddleware(app._stream, **cors)
     return app
 
 
@@ -104,8 +115,16 @@ def topic_names(settings: ServerSettings) -> list[str]:
     return [*(SIMULATORS if settings.simulators else ()), *(["ticker"] if settings.ticker else ())]
 
 
-def _start_publishers(broker: Broker, settings: ServerSettings) -> list[asyncio.Task[None]]:
+def _start_publishers(broker: Broker, settings: ServerSettings,
+                      replay_plan: ReplayPlan | None) -> list[asyncio.Task[None]]:
     publishers: list[Callable[[], Awaitable[None]]] = []
+    if replay_plan is not None:
+        names = list(dict.fromkeys(replay_plan.topics.values()))
+        for name in names:
+            broker.add_topic(name, "replay")
+        publishers.append(functools.partial(
+            run_replay, broker.publish, replay_plan, settings.speed,
+            lambda: any(broker.topics[name].subscribers for name in names)))
     if settings.simulators:
         seed = settings.seed if settings.seed is not None else random.randrange(1 << 31)
         log.info("simulators: seed %d (pass --seed %d to repeat), speed %g",
@@ -130,17 +149,36 @@ def _start_publishers(broker: Broker, settings: ServerSettings) -> list[asyncio.
     return [asyncio.create_task(work, name="publishers")]
 
 
-def _add_routes(app: FastAPI, broker: Broker, settings: ServerSettings) -> None:
-    @app.get("/healthz")
+def _add_routes(app: SSEApp, broker: Broker, settings: ServerSettings) -> None:
+    auth = TokenAuth(settings.tokens, settings.publish_tokens)
+    slots = StreamSlots(settings.max_streams, settings.max_streams_per_client)
+    publish_rate = RateLimiter(settings.publish_rate)
+    metrics = app.state.metrics = Metrics(broker)
+
+    def authorize(request: Request, access: Access) -> None:
+        try:
+            auth.check(request.headers.get("authorization"), access)
+        except ApiError:
+            metrics.reject("unauthorized")
+            raise
+
+    @app.get("/healthz", responses=errors(503))
     async def healthz() -> JSONResponse:
         problem = broker.backend.health()
         if problem is not None:
             return JSONResponse({"status": "unhealthy", "error": problem}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    @app.get("/topics")
-    async def topics() -> dict[str, Any]:
+    @app.get("/topics", responses=errors(401))
+    async def topics(request: Request) -> dict[str, Any]:
+        authorize(request, Access.SUBSCRIBE)
         return {"topics": await broker.describe()}
+
+    @app.get("/metrics", response_class=Response, responses=errors(401))
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus text format: streams, events, drops, gaps, resumes, refusals."""
+        authorize(request, Access.SUBSCRIBE)
+        return Response(metrics.render(), media_type=metrics.content_type)
 
     async def stream(request: Request) -> EventStreamResponse:
         """GET /stream?topic=NAME[&last_event_id=ID] (see SSEApp)."""
@@ -161,17 +199,46 @@ def _add_routes(app: FastAPI, broker: Broker, settings: ServerSettings) -> None:
             raise ApiError(503, str(exc)) from None
         return EventStreamResponse(broker, subscription, settings.retry_ms)
 
-    app.stream_endpoint = stream
+    async def guarded_stream(request: Request) -> Response:
+        """`stream`, for holders of a subscribe token, within the stream limits."""
+        authorize(request, Access.SUBSCRIBE)
+        if request.method == "HEAD":
+            return await stream(request)
+        try:
+            release = slots.acquire(_client_address(request))
+        except ApiError:
+            metrics.reject("stream_limit")
+            raise
+        try:
+            response = await stream(request)
+        except BaseException:
+            release()
+            raise
+        response.on_close = release
+        return response
 
-    @app.post("/topics/{topic}/events", status_code=201)
-    async def publish(topic: str, request: Request) -> dict[str, str]:
-        name = _checked_topic(topic)
+    app.stream_endpoint = guarded_stream
+
+    @app.post("/topics/{topic}/events", status_code=201, openapi_extra=PUBLISH_OPERATION,
+              responses={**PUBLISHED, **errors(400, 401, 409, 413, 422, 429)})
+    async def publish(request: Request) -> dict[str, str]:
+        authorize(request, Access.PUBLISH)
+        try:
+            publish_rate.take(_client_address(request))
+        except ApiError:
+            metrics.reject("publish_rate")
+            raise
+        name = _checked_topic(request.path_params["topic"])  # declared in PUBLISH_OPERATION
         event, data = _parse_event(await _read_body(request, settings.max_event_bytes))
         try:
             entry = await broker.publish(name, event, data)
         except TopicLimitReached as exc:
             raise ApiError(409, str(exc)) from None
         return {"id": entry.id, "topic": name}
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def _checked_topic(name: str | None) -> str:

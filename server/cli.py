@@ -10,6 +10,8 @@ from types import FrameType
 
 import uvicorn
 
+from monitor.record import RecordingError
+from server import hardening
 from server.app import create_app
 from server.backends import REDIS_SCHEMES, open_backend
 from server.broker import Broker
@@ -34,7 +36,8 @@ def uvicorn_config(settings: ServerSettings, *, host: str = "127.0.0.1", port: i
                    log_level: str = "info", **options: object) -> tuple[uvicorn.Config, Broker]:
     """A uvicorn config serving a new app with these settings, and that app's broker."""
     app = create_app(settings)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+    options.setdefault("access_log", False)  # given to Config: set later, it would log nothing
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
                             timeout_graceful_shutdown=SHUTDOWN_GRACE, lifespan="on", **options)
     return config, app.state.broker
 
@@ -73,6 +76,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--ticker", type=_positive(float, allow_zero=True), default=0.0, metavar="RATE",
         help="add a `ticker` topic publishing RATE events/s (load tests); 0: none")
     add("--no-simulators", action="store_true", help="do not run progress, logs and tokens")
+    add("--replay", metavar="FILE",
+        help="serve the events of an sse-monitor recording as live topics (one per recorded "
+             "stream), with fresh ids and the original pacing scaled by --speed; no simulators")
     add("--queue-bytes", type=_positive(int), default=defaults.queue_bytes,
         help="unsent bytes a subscriber may lag before its stream is closed")
     add("--max-event-bytes", type=_positive(int), default=defaults.max_event_bytes,
@@ -85,13 +91,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--log-level", default="info",
         choices=["critical", "error", "warning", "info", "debug", "trace"])
     add("--access-log", action="store_true", help="log every request")
+    hardening.add_arguments(parser, _positive)
     args = parser.parse_args(argv)
+    args.hardening = hardening.settings_from(args, parser)
     if args.port > 65535:
         parser.error("argument --port: must be at most 65535")
     try:
         open_backend(args.backend, defaults.backlog)  # only checks the URL: connects later
     except ValueError as exc:
         parser.error(f"argument --backend: {exc}")
+    if args.replay and args.workers > 1:
+        parser.error("argument --replay: serve a recording from one process (no --workers)")
     if args.workers > 1 and not args.backend.startswith(REDIS_SCHEMES):
         parser.error("argument --workers: more than one worker needs a shared backend "
                      "(--backend redis://HOST:PORT/DB); in memory each would have its own topics")
@@ -102,14 +112,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = ServerSettings(
         backlog=args.backlog, heartbeat=args.heartbeat, retry_ms=args.retry_ms, speed=args.speed,
-        seed=args.seed, simulators=not args.no_simulators, ticker=args.ticker,
-        queue_bytes=args.queue_bytes, max_event_bytes=args.max_event_bytes, backend=args.backend)
+        seed=args.seed, simulators=not args.no_simulators and not args.replay, ticker=args.ticker,
+        queue_bytes=args.queue_bytes, max_event_bytes=args.max_event_bytes, backend=args.backend,
+        replay=args.replay, **args.hardening)
     if args.workers > 1:
         _run_workers(settings, args)
         return
-    config, broker = uvicorn_config(settings, host=args.host, port=args.port,
-                                    log_level=args.log_level)
-    config.access_log = args.access_log
+    try:
+        config, broker = uvicorn_config(settings, host=args.host, port=args.port,
+                                        log_level=args.log_level, access_log=args.access_log)
+    except RecordingError as exc:
+        sys.exit(f"sse-demo-server: cannot replay: {exc}")
     server = StreamingServer(config, broker)
     server.run()
     if not server.started:

@@ -70,7 +70,7 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, at)
 
     def take(self, client: str) -> None:
-        """Spend one request of `client`; raise a 429 ApiError with Retry-After when none is left."""
+        """Spend one request of `client`; a 429 ApiError with Retry-After when none is left."""
         if self.rate <= 0:
             return
         now = self._clock()
@@ -93,20 +93,20 @@ class RateLimiter:
             self._buckets.clear()
 
 
-async def drop_stalled_writers(broker: Broker, timeout: float) -> None:
-    """Disconnect every stream whose current write has waited `timeout` seconds, until cancelled.
+async def drop_stalled_writers(broker: Broker, stall_seconds: float) -> None:
+    """Disconnect each stream whose current write has waited `stall_seconds`, until cancelled.
 
     A stalled reader on a quiet topic never overflows its queue; the write blocked on it shows
     it. Its client resumes from the backlog, or gets a gap, when it reads again.
     """
     while True:
-        await asyncio.sleep(timeout / 4)
-        oldest = time.monotonic() - timeout
+        await asyncio.sleep(stall_seconds / 4)
+        oldest = time.monotonic() - stall_seconds
         for topic in list(broker.topics.values()):
             for subscriber in list(topic.subscribers):
                 if 0 < subscriber.write_started < oldest and not subscriber.closed:
                     log.info("dropping a stream of topic %r: its reader stalled for %gs",
-                             topic.name, timeout)
+                             topic.name, stall_seconds)
                     subscriber.close("stalled", discard=True)
                     if subscriber.abort is not None:
                         subscriber.abort()

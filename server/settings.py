@@ -21,6 +21,7 @@ class ServerSettings:
     simulators: bool = True  # run the progress, logs and tokens topics
     backend: str = "memory"  # where events live: memory, or redis://HOST:PORT/DB (shared)
     ticker: float = 0.0  # events/s of the `ticker` load topic; 0: no ticker
+    replay: str | None = None  # a recording whose events are served again (--replay FILE)
     queue_bytes: int = 1 << 20  # a subscriber's unsent bytes before its stream is closed
     max_event_bytes: int = 1 << 20  # largest POST body accepted
     max_topics: int = 1000  # topics this server will create

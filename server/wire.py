@@ -37,7 +37,13 @@ def is_valid_topic(name: str) -> bool:
 
 def to_json(value: Any) -> str:
     """One line of JSON (json.dumps escapes every line break inside strings)."""
-    return json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False)
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): keep it escaped
+            text = json.dumps(value)
+    return text
 
 
 def encode_frame(event: str, data: str, event_id: str | None = None) -> bytes:

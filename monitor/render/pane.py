@@ -73,6 +73,8 @@ class PaneRenderer:
 
     def _event(self, event: Event) -> None:
         payload = event.json()
+        # Publish-to-display latency, timed on arrival: the pane draws within one flush of it.
+        self.stats.latency.observe_event(payload, event.received)
         name = event_name(event, payload)
         rendered = (
             self.tokens.handle(event, payload, name)

@@ -6,10 +6,12 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
+from monitor.latency import LatencyWindow
 
 RATE_WINDOW = 10.0  # seconds of events averaged into the rate
 PULSE = 1.0  # seconds a heartbeat stays highlighted
 OVERDUE_FACTOR = 2.0  # heartbeats later than this many intervals are overdue
+LATENCY_REFRESHES = 2  # latency summaries a second: each sorts up to a minute of samples
 
 
 @dataclass(slots=True)
@@ -25,6 +27,8 @@ class PaneStats:
     last_heartbeat: float | None = None
     heartbeat_interval: float | None = None  # observed between the last two heartbeats
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
+    latency: LatencyWindow = field(default_factory=LatencyWindow)  # fed by the renderer
+    _latency_shown: tuple[int, str] = (-1, "")  # (refresh tick, text)
 
     def count(self, item: StreamItem) -> None:
         if isinstance(item, Event):
@@ -60,9 +64,19 @@ class PaneStats:
         return f"♥ {age:.0f}s", "pulse" if age < PULSE else "ok"
 
     def summary(self, now: float) -> str:
-        """`#3f9a-57 · 1,234 ev · 12.3/s · ↻ 1 · gaps 1`."""
+        """`#3f9a-57 · 1,234 ev · 12.3/s · ↻ 1 · gaps 1 · lat 12ms/48ms` (latency p50/max)."""
         parts = [f"#{self.last_id}" if self.last_id else "#-", f"{self.events:,} ev",
                  f"{self.rate(now):.1f}/s", f"↻ {self.reconnects}"]
         if self.gaps:
             parts.append(f"gaps {self.gaps}")
+        if latency := self.latency_text(now):
+            parts.append(latency)
         return " · ".join(parts)
+
+    def latency_text(self, now: float) -> str:
+        """`lat 12ms/48ms`: p50/max over the last minute; empty when no event carried a time."""
+        tick = int(now * LATENCY_REFRESHES)
+        if tick != self._latency_shown[0]:
+            summary = self.latency.summary(now)
+            self._latency_shown = (tick, summary.describe() if summary else "")
+        return self._latency_shown[1]

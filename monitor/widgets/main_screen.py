@@ -14,7 +14,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label
 
-from monitor.messages import PaneActivated, PaneStateChanged
+from monitor.messages import PaneActivated, PaneStateChanged, RecordingFailed
+from monitor.record import Recorder, RecordingError, recording_name
 from monitor.stream import StreamConfig, with_topic
 from monitor.widgets.help_screen import HelpScreen, KeyRow
 from monitor.widgets.pane import SourceFactory, StreamPane
@@ -33,6 +34,7 @@ class MonitorSettings:
     load_topics: Callable[[str], Awaitable[list[dict[str, Any]]]]
     clock: Callable[[], float]
     max_lines: int = 2000
+    recorder: Recorder | None = None  # --record FILE: every pane records from the start
 
 
 def config_for(choice: str, current: StreamConfig) -> StreamConfig:
@@ -72,6 +74,10 @@ class MonitorScreen(Screen[None]):
                 tooltip="Focus the previous pane"),
         *(Binding(str(n), f"focus_pane({n})", f"Pane {n}", id=f"pane-{n}", show=False,
                   tooltip=f"Focus pane {n}") for n in range(1, MAX_DIGIT + 1)),
+        Binding("s", "toggle_record", "Record", id="record",
+                tooltip="Start or stop recording the focused pane (● REC) to a JSON Lines file"),
+        Binding("S", "toggle_record_all", "Record all", id="record-all", show=False,
+                tooltip="Start or stop recording every pane"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Show every key"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit sse-monitor"),
     ]
@@ -81,6 +87,8 @@ class MonitorScreen(Screen[None]):
         self.configs = configs
         self.settings = settings
         self.active: StreamPane | None = None
+        self.recorder = settings.recorder  # opened by the first record key otherwise
+        self.record_all = settings.recorder is not None  # new panes record too
 
     @property
     def panes(self) -> list[StreamPane]:
@@ -100,9 +108,12 @@ class MonitorScreen(Screen[None]):
             self.panes[0].focus_log()
 
     def _new_pane(self, config: StreamConfig) -> StreamPane:
-        return StreamPane(self.settings.source_factory(config),
+        pane = StreamPane(self.settings.source_factory(config),
                           source_factory=self.settings.source_factory,
                           clock=self.settings.clock, max_lines=self.settings.max_lines)
+        if self.record_all:
+            pane.record(self.recorder)
+        return pane
 
     def _panes_changed(self) -> None:
         for number, pane in enumerate(self.panes, 1):
@@ -211,6 +222,55 @@ class MonitorScreen(Screen[None]):
         if panes:
             index = panes.index(self.active) if self.active in panes else -step
             panes[(index + step) % len(panes)].focus_log()
+
+    def action_toggle_record(self) -> None:
+        pane = self.active
+        if pane is None:
+            return
+        if pane.recorder is not None:
+            pane.record(None)
+            self.record_all = False
+            self.notify(f"Pane {pane.number} no longer recorded")
+        elif (recorder := self._open_recorder()) is not None:
+            pane.record(recorder)
+            self.notify(f"Recording pane {pane.number} to {recorder.path}")
+
+    def action_toggle_record_all(self) -> None:
+        if any(pane.recorder is not None for pane in self.panes):
+            self._stop_recording()
+            self.notify("Recording stopped")
+        elif (recorder := self._open_recorder()) is not None:
+            self.record_all = True
+            for pane in self.panes:
+                pane.record(recorder)
+            self.notify(f"Recording every pane to {recorder.path}")
+
+    def _open_recorder(self) -> Recorder | None:
+        """The session's recording file, created on first use; None (and a notice) if it fails."""
+        if self.recorder is None or self.recorder.closed:
+            try:
+                self.recorder = Recorder(recording_name(self.settings.clock()))
+            except RecordingError as exc:
+                self.notify(f"Cannot record: {exc}", severity="error", timeout=10)
+                return None
+        return self.recorder
+
+    def _stop_recording(self) -> None:
+        self.record_all = False
+        for pane in self.panes:
+            pane.record(None)
+
+    @on(RecordingFailed)
+    def _recording_failed(self, event: RecordingFailed) -> None:
+        if self.recorder is not None:  # later failures of the same write are the same news
+            self._stop_recording()
+            self.recorder.close()
+            self.recorder = None
+            self.notify(f"Recording stopped: {event.error}", severity="error", timeout=10)
+
+    def on_unmount(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.key_rows()))

@@ -14,7 +14,14 @@ from textual.widgets import RichLog, Static
 from textual.worker import Worker, WorkerState
 
 from monitor.events import State, StateChange, StreamItem
-from monitor.messages import FilterChanged, FilterClosed, PaneActivated, PaneStateChanged
+from monitor.messages import (
+    FilterChanged,
+    FilterClosed,
+    PaneActivated,
+    PaneStateChanged,
+    RecordingFailed,
+)
+from monitor.record import Recorder, RecordingError, StreamKey
 from monitor.render import PaneRenderer
 from monitor.render.pane import History
 from monitor.scripted import ItemSource
@@ -50,6 +57,7 @@ class StreamPane(Vertical):
         self._events_at_pause = 0
         self._width = 0
         self._worker: Worker[None] | None = None
+        self.recorder: Recorder | None = None  # records every item as it arrives (REC)
 
     @property
     def topic(self) -> str:
@@ -85,6 +93,21 @@ class StreamPane(Vertical):
         async for item in source.items():
             if source is self.source:  # a stream being replaced may still yield its last items
                 self._buffer.append(item)
+                if self.recorder is not None:
+                    self._record(self.recorder, item)
+
+    def _record(self, recorder: Recorder, item: StreamItem) -> None:
+        try:
+            recorder.write(StreamKey(self.source.config.url, self.source.config.topic), item)
+        except RecordingError as exc:
+            self.record(None)
+            self.post_message(RecordingFailed(str(exc)))  # the screen stops every pane's REC
+
+    def record(self, recorder: Recorder | None) -> None:
+        """Record this pane's items to `recorder` from now on, or stop (None)."""
+        self.recorder = recorder
+        self.set_class(recorder is not None, "-recording")
+        self._update_titles()
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -206,7 +229,8 @@ class StreamPane(Vertical):
         self._update_titles()
 
     def _update_titles(self) -> None:
-        self.border_title = f"{self.number} {self.topic}" if self.number else self.topic
+        title = f"{self.number} {self.topic}" if self.number else self.topic
+        self.border_title = f"{title} ● REC" if self.recorder is not None else title
         flags = []
         if self.paused:
             flags.append(f"⏸ paused · +{self.unseen} new")

@@ -31,7 +31,8 @@ def test_p50_and_max_of_the_window() -> None:
         window.observe(published, published + latency)
     summary = window.summary(now=101.5)
     assert summary == LatencySummary(p50=pytest.approx(0.020), max=pytest.approx(0.2), count=4)
-    assert summary.describe() == "lat p50 20ms max 200ms"
+    assert summary.describe() == "lat 20ms/200ms"
+    assert LatencySummary(p50=-0.0004, max=12.5, count=2).describe() == "lat 0ms/12s"
 
 
 def test_events_older_than_a_minute_drop_out() -> None:

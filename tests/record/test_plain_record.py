@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import resource
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,52 +13,14 @@ import pytest
 
 from monitor.events import Event, Gap, Heartbeat, State, StateChange
 from monitor.record import Recorded, read_recording
-from tests.servers import ROOT, ServerProcess
-
-TOPICS = ("progress", "logs")
-
-
-def monitor(*args: str, **kwargs) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", *args], cwd=ROOT, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs,
-    )
-
-
-def run_monitor(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=30,
-    )
-
-
-def record_session_with_restart(server: ServerProcess, path: Path) -> tuple[list[str], str]:
-    """Record both topics live, restart the server midway, stop once each topic has resumed."""
-    proc = monitor(f"{server.url}/stream", "--topic", TOPICS[0], "--topic", TOPICS[1], "--plain",
-                   "--format", "jsonl", "--record", str(path))
-    assert proc.stdout is not None and proc.stderr is not None
-    lines: list[str] = []
-    try:
-        while len(lines) < 6:
-            lines.append(proc.stdout.readline())
-        server.restart()  # SIGKILL, then a new run on the same port: every id is foreign now
-        resumed: set[str] = set()  # topics with an event after their gap
-        gapped: set[str] = set()
-        while resumed != set(TOPICS):
-            lines.append(line := proc.stdout.readline())
-            row = json.loads(line)
-            if row["event"] == "gap":
-                gapped.add(row["topic"])
-            elif row["topic"] in gapped:
-                resumed.add(row["topic"])
-        time.sleep(0.6)  # a few heartbeats (every 0.2 s) into the recording too
-    finally:
-        proc.send_signal(signal.SIGINT)
-        # Not communicate(): it reads the raw pipe and would skip what readline() buffered.
-        rest, err = proc.stdout.read(), proc.stderr.read()
-        proc.wait(10)
-    assert proc.returncode == 130, err
-    return lines + rest.splitlines(keepends=True), err
+from tests.record.sessions import (
+    SERVER_ARGS,
+    TOPICS,
+    monitor,
+    record_session_with_restart,
+    run_monitor,
+)
+from tests.servers import ServerProcess
 
 
 def of_topic(entries: list[Recorded], topic: str, kind: type) -> list:
@@ -72,7 +31,7 @@ def of_topic(entries: list[Recorded], topic: str, kind: type) -> list:
 def test_a_session_with_a_restart_replays_exactly_as_it_was_printed(
     server_factory: Callable[..., ServerProcess], tmp_path: Path,
 ) -> None:
-    server = server_factory("--seed", "2", "--heartbeat", "0.2", "--speed", "5", "--retry-ms", "99")
+    server = server_factory(*SERVER_ARGS)
     path = tmp_path / "session.jsonl"
     live_out, live_err = record_session_with_restart(server, path)
 
@@ -133,10 +92,11 @@ def test_a_file_that_is_not_a_recording_is_refused_clearly(
 ) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(content)
-    done = run_monitor("--replay", str(path), "--plain")
-    assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.startswith(f"sse-monitor: cannot replay: {path}{reason}")
-    assert "Traceback" not in done.stderr
+    for mode in (("--plain",), ()):  # the TUI says it before it starts
+        done = run_monitor("--replay", str(path), *mode)
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.startswith(f"sse-monitor: cannot replay: {path}{reason}")
+        assert "Traceback" not in done.stderr
 
 
 def test_replay_and_record_flags_are_checked(tmp_path: Path) -> None:

@@ -94,13 +94,15 @@ def test_seek_back_restarts_delivery_from_the_start(clock: FakeClock) -> None:
     assert playback.seek(10.0) is False
 
 
-def test_seek_while_paused_stays_paused(clock: FakeClock) -> None:
+def test_seek_while_paused_shows_up_to_there_and_stays_paused(clock: FakeClock) -> None:
     playback = Playback(TIMES, clock=clock)
     playback.pause()
     playback.seek(12.0)
-    assert list(playback.due()) == []
-    playback.resume()
     assert list(playback.due()) == [0, 1, 2, 3]
+    clock.now += 50
+    assert list(playback.due()) == [] and playback.wait() is None
+    playback.resume()
+    assert playback.wait() == pytest.approx(8.0)
 
 
 def test_a_clock_step_back_in_the_recording_never_rewinds(clock: FakeClock) -> None:
@@ -137,7 +139,7 @@ async def test_play_waits_while_paused_until_resumed() -> None:
     delivered: list[int] = []
     task = asyncio.create_task(play(playback, delivered.extend))
     await asyncio.sleep(0.05)
-    assert delivered == []
+    assert delivered == [0, 1]  # those at the paused playhead (the start) only
     playback.resume()
     await asyncio.wait_for(task, 2)
     assert delivered == [0, 1, 2]

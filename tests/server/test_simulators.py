@@ -33,7 +33,7 @@ def without_time(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, di
 @pytest.mark.anyio
 async def test_same_seed_same_streams_other_seed_other_streams(
         server_factory: Callable[..., ServerProcess]) -> None:
-    flags = ("--speed", "40", "--heartbeat", "0")
+    flags = ("--speed", "40", "--heartbeat", "0", "--backlog", "100000")  # nothing evicted
     first, again = (server_factory("--seed", "11", *flags) for _ in range(2))
     other = server_factory("--seed", "12", *flags)
     for topic in TOPICS:

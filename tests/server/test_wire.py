@@ -34,7 +34,12 @@ def test_data_with_line_breaks_survives_as_lf(data: str, expected: str) -> None:
     assert not event.has_id
 
 
-@given(st.text(), st.text(alphabet=st.characters(blacklist_characters="\r\n"), min_size=1))
+UTF8_TEXT = st.characters(blacklist_categories=("Cs",))  # lone surrogates cannot be UTF-8
+
+
+@given(st.text(UTF8_TEXT),
+       st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+               min_size=1))
 def test_any_data_and_event_name_parse_back(data: str, event: str) -> None:
     parsed = parse(wire.encode_frame(event, data, "00000000-1"))
     assert [(e.type, e.data) for e in parsed] == [(event, data.replace("\r\n", "\n")
@@ -97,3 +102,10 @@ async def test_gap_on_an_empty_backlog_resumes_at_the_newest_id() -> None:
     assert replay.gap.resume_point.endswith("-0")
     # resuming from the gap's own id is then no gap at all
     assert (await backend.replay("empty", replay.gap.resume_point)).gap is None
+
+
+def test_lone_surrogates_in_json_stay_escaped() -> None:
+    data = wire.to_json({"text": "\ud800 and é"})
+    assert data == '{"text": "\\ud800 and \\u00e9"}'
+    [event] = parse(wire.encode_frame("note", data))
+    assert event.data == data

@@ -1,0 +1,145 @@
+"""The results as Markdown tables (printed, and pasted into README.md) and the issue's targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+KB = 1000  # bytes; the target "20 KB per idle subscriber" read strictly
+
+
+def _ratio(ours: float | None, theirs: float | None) -> float | None:
+    return ours / theirs if ours and theirs else None
+
+
+def _num(value: float | None, digits: int = 0, suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def _fanout_table(scenario: dict[str, Any]) -> list[str]:
+    runs = scenario["runs"]
+    ours = runs["ours"]
+    lines = [
+        f"Fan-out: {scenario['subs']:,} subscribers x {scenario['rate']:,} events/s",
+        "",
+        "| server | deliveries/s | ours ÷ it | slowest sub/s | p50 ms | p99 ms | kept up "
+        "| server CPU | client CPU |",
+        "|---|---:|---:|---:|---:|---:|:---:|---:|---:|",
+    ]
+    for name, run in runs.items():
+        ratio = _ratio(ours["deliveries_per_s"], run["deliveries_per_s"])
+        lines.append(
+            f"| {name} | {_num(run['deliveries_per_s'])} | "
+            f"{'' if name == 'ours' else _num(ratio, 1, 'x')} | {_num(run['slowest_per_s'])} | "
+            f"{_num(run['latency_p50_ms'], 1)} | "
+            f"{_num(run['latency_p99_ms'], 1)} | {'yes' if run['kept_up'] else 'no'} | "
+            f"{_num(run['server_cpu'] * 100 if run['server_cpu'] is not None else None, 0, '%')}"
+            f" | {_num(run['client_cpu'] * 100, 0, '%')} |")
+    if ours["kept_up"]:
+        lines += ["", "Ours delivered all that was offered, so each ratio is a floor."]
+    return lines
+
+
+def _idle_table(idle: dict[str, Any]) -> list[str]:
+    runs = idle["runs"]
+    ours = runs["ours"]["bytes_per_subscriber"]
+    lines = [
+        f"Idle: {idle['subs']:,} open subscribers, heartbeats every second",
+        "",
+        "| server | connected | heard in window | RSS idle MB | RSS open MB | KB per subscriber "
+        "| it ÷ ours |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, run in runs.items():
+        per_sub = run["bytes_per_subscriber"]
+        lines.append(
+            f"| {name} | {run['connected']:,} | {run['connected'] - run['silent_subs']:,} | "
+            f"{_num(run['server_rss_idle'] / 1e6, 1)} | {_num(run['server_rss_end'] / 1e6, 1)} | "
+            f"{_num(per_sub / KB if per_sub is not None else None, 1)} | "
+            f"{'' if name == 'ours' else _num(_ratio(per_sub, ours), 1, 'x')} |")
+    return lines
+
+
+def _ingest_table(ingest: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Monitor ingest: {ingest['panes']} panes, events/s per pane (real app under Pilot, "
+        "headless, fed by the real server)",
+        "",
+        "| rate/pane | drawn/s (all panes) | behind p99 ms | behind max ms | loop lag p99 ms "
+        "| kept up | app RSS MB |",
+        "|---:|---:|---:|---:|---:|:---:|---:|",
+    ]
+    for step in ingest["steps"]:
+        lines.append(
+            f"| {_num(step['rate'])} | {_num(step['received_per_s'])} | "
+            f"{_num(step['behind_p99_ms'], 0)} | {_num(step['behind_max_ms'], 0)} | "
+            f"{_num(step['loop_lag_p99_ms'], 1)} | {'yes' if step['kept_up'] else 'no'} | "
+            f"{_num(step['rss_end'] / 1e6, 1)} |")
+    soak = ingest.get("soak")
+    if soak:
+        lines += ["", f"Soak at {_num(soak['rate'])}/pane for {soak['seconds']:.0f} s: RSS "
+                  f"{soak['rss_start'] / 1e6:.1f} MB -> {soak['rss_end'] / 1e6:.1f} MB "
+                  f"(growth {soak['growth_mb_per_min']:+.2f} MB/min after warm-up)."]
+    return lines
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets against this run; `met` is None where the run lacks the figure."""
+    checks: list[dict[str, Any]] = []
+
+    def check(target: str, measured: str, met: bool | None) -> None:
+        checks.append({"target": target, "measured": measured, "met": met})
+
+    for scenario in results.get("fanout", []):
+        runs = scenario["runs"]
+        ours, theirs = runs["ours"], runs.get("sse-starlette")
+        ratio = _ratio(ours["deliveries_per_s"], theirs and theirs["deliveries_per_s"])
+        shape = f"{scenario['subs']} x {scenario['rate']}/s"
+        if (scenario["subs"], scenario["rate"]) == (100, 3000):
+            check(f"{shape}: keep up", "kept up" if ours["kept_up"] else "fell behind",
+                  ours["kept_up"])
+            check(f"{shape}: >= 4x sse-starlette", _num(ratio, 1, "x"),
+                  None if ratio is None else ratio >= 4)
+            check(f"{shape}: p99 <= 10 ms", _num(ours["latency_p99_ms"], 1, " ms"),
+                  None if ours["latency_p99_ms"] is None else ours["latency_p99_ms"] <= 10)
+        elif (scenario["subs"], scenario["rate"]) == (1000, 300):
+            check(f"{shape}: >= 2.5x sse-starlette", _num(ratio, 1, "x"),
+                  None if ratio is None else ratio >= 2.5)
+    if "idle" in results:
+        idle = results["idle"]
+        per_sub = idle["runs"]["ours"]["bytes_per_subscriber"]
+        measured = _num(per_sub / KB if per_sub is not None else None, 1, " KB")
+        check(f"<= 20 KB per idle subscriber at {idle['subs']:,}", measured,
+              None if per_sub is None or idle["subs"] < 5000 else per_sub <= 20 * KB)
+    if "ingest" in results:
+        ingest = results["ingest"]
+        best = ingest["highest_kept_up"]
+        check("monitor: 4 panes x 5,000/s within 1 s", f"highest kept up: {_num(best)}/pane",
+              (best or 0) >= 5000)
+        lag = ingest["loop_lag_p99_ms_at_highest"]
+        check("monitor: event-loop lag p99 <= 50 ms (at that rate)", _num(lag, 1, " ms"),
+              None if lag is None else lag <= 50)
+        soak = ingest.get("soak")
+        check("monitor: memory flat over 10 minutes",
+              f"{soak['growth_mb_per_min']:+.2f} MB/min over {soak['seconds']:.0f} s"
+              if soak else "not run (--soak-seconds 600)",
+              None if not soak or soak["seconds"] < 600 else abs(soak["growth_mb_per_min"]) < 1)
+    return checks
+
+
+def render(results: dict[str, Any]) -> str:
+    machine = results["machine"]
+    lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, "
+             f"uvicorn {machine['uvicorn']}; {machine['when']}", ""]
+    for scenario in results.get("fanout", []):
+        lines += [*_fanout_table(scenario), ""]
+    if "idle" in results:
+        lines += [*_idle_table(results["idle"]), ""]
+    if "ingest" in results:
+        lines += [*_ingest_table(results["ingest"]), ""]
+    lines += ["Targets (issue 5)", "", "| target | measured | met |", "|---|---|:---:|"]
+    for row in results["targets"]:
+        met = {True: "yes", False: "**no**", None: "n/a"}[row["met"]]
+        lines.append(f"| {row['target']} | {row['measured']} | {met} |")
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""The command-line flags of auth and limits, and the settings they make (for server.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from server.auth import PUBLISH_TOKENS_ENV, TOKENS_ENV, env_tokens, read_tokens
+from server.settings import ServerSettings
+
+
+def add_arguments(parser: argparse.ArgumentParser, number: Callable[..., Any]) -> None:
+    """Auth, CORS and limit flags; `number(kind, allow_zero=...)` parses a non-negative number."""
+    defaults = ServerSettings()
+    group = parser.add_argument_group(
+        "auth and limits",
+        f"Tokens are also read from {TOKENS_ENV} and {PUBLISH_TOKENS_ENV} (comma- or "
+        "space-separated); a file or the environment keeps them out of the process list.")
+    add = group.add_argument
+    add("--token", action="append", default=[], metavar="TOKEN",
+        help="bearer token that may subscribe (repeatable); none: subscribing is open")
+    add("--tokens-file", metavar="FILE", help="subscribe tokens, one per line")
+    add("--publish-token", action="append", default=[], metavar="TOKEN",
+        help="bearer token that may publish (repeatable); none: the subscribe tokens may")
+    add("--publish-tokens-file", metavar="FILE", help="publish tokens, one per line")
+    add("--cors-origin", action="append", default=[], metavar="ORIGIN",
+        help="browser origin CORS allows, e.g. https://app.example (repeatable); none: CORS off")
+    add("--max-streams", type=number(int), default=defaults.max_streams, metavar="N",
+        help="open streams in total; more get 503 with Retry-After")
+    add("--max-streams-per-client", type=number(int), metavar="N",
+        default=defaults.max_streams_per_client,
+        help="open streams per client address; more get 503 with Retry-After")
+    add("--max-topics", type=number(int), default=defaults.max_topics, metavar="N",
+        help="topics this server creates; publishing to more gets 409")
+    add("--publish-rate", type=number(float, allow_zero=True), default=defaults.publish_rate,
+        metavar="PER_SECOND",
+        help="publish requests a second per client address; more get 429 with Retry-After; 0: any")
+    add("--write-timeout", type=number(float, allow_zero=True), default=defaults.write_timeout,
+        metavar="SECONDS",
+        help="drop a stream whose reader stopped reading for this long; 0: never")
+
+
+def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                  environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """ServerSettings fields of these flags; a token file that cannot be read is a usage error."""
+
+    def tokens(given: list[str], path: str | None, env: str) -> tuple[str, ...]:
+        found = [*given, *env_tokens(env, environ)]
+        if path:
+            try:
+                found += read_tokens(path)
+            except (OSError, UnicodeDecodeError) as exc:
+                parser.error(f"cannot read tokens from {path}: {exc.strerror or exc}")
+        return tuple(dict.fromkeys(token.strip() for token in found if token.strip()))
+
+    return {
+        "tokens": tokens(args.token, args.tokens_file, TOKENS_ENV),
+        "publish_tokens": tokens(args.publish_token, args.publish_tokens_file, PUBLISH_TOKENS_ENV),
+        "cors_origins": tuple(args.cors_origin),
+        "max_streams": args.max_streams,
+        "max_streams_per_client": args.max_streams_per_client,
+        "max_topics": args.max_topics,
+        "publish_rate": args.publish_rate,
+        "write_timeout": args.write_timeout,
+    }

@@ -1,0 +1,209 @@
+"""The TUI with recordings: replay (panes, states, gaps; pause and seek), the record keys and
+their REC marker, and snapshots of both. Replays need no network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+import pytest
+from textual.pilot import Pilot
+
+from monitor.app import MonitorApp
+from monitor.events import Event, Heartbeat, State, StateChange
+from monitor.playback import Playback
+from monitor.record import (
+    Recorded,
+    Recorder,
+    StreamKey,
+    item_time,
+    read_recording,
+    recording_name,
+)
+from monitor.replay import ReplayFeed
+from monitor.widgets.pane import StreamPane
+from tests.record.sessions import SERVER_ARGS, record_session_with_restart
+from tests.servers import ServerProcess
+from tests.tui.scenarios import T0, later_logs, settle, three_topics, with_gap
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def panes(app: MonitorApp) -> list[StreamPane]:
+    return list(app.screen_stack[0].query(StreamPane))
+
+
+def scenario_recording(path: Path) -> list[Recorded]:
+    """The scripted `with_gap` scenario, written as a recording and read back."""
+    with Recorder(path, clock=lambda: T0) as recorder:
+        for config, items in with_gap().streams:
+            for item in items:
+                recorder.write(StreamKey(config.url, config.topic), item)
+    return list(read_recording(path))
+
+
+async def replay_to_the_end(pilot: Pilot, feed: ReplayFeed) -> None:
+    for _ in range(100):
+        if feed.playback.finished:
+            break
+        await pilot.pause(0.05)
+    assert feed.playback.finished
+    await settle(pilot)
+
+
+@pytest.fixture
+def live_session(server_factory: Callable[..., ServerProcess], tmp_path: Path) -> Path:
+    path = tmp_path / "session.jsonl"
+    record_session_with_restart(server_factory(*SERVER_ARGS), path)
+    return path
+
+
+@pytest.mark.anyio
+@pytest.mark.timeout(60)
+async def test_a_live_session_with_a_restart_replays_into_the_panes(live_session: Path) -> None:
+    entries = list(read_recording(live_session))
+    feed = ReplayFeed.create(str(live_session), entries, speed=0)
+    app = MonitorApp.for_replay(feed)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await replay_to_the_end(pilot, feed)
+        shown = {StreamKey(p.source.config.url, p.source.config.topic): p for p in panes(app)}
+        assert set(shown) == {entry.stream for entry in entries}
+        for stream, pane in shown.items():
+            items = [item for key, item in entries if key == stream]
+            states = [item for item in items if isinstance(item, StateChange)]
+            stats = pane.renderer.stats
+            assert stats.events == sum(isinstance(item, Event) for item in items) > 0
+            assert stats.heartbeats == sum(isinstance(item, Heartbeat) for item in items)
+            assert stats.state == states[-1] and pane.state is State.LIVE
+            assert stats.reconnects == sum(s.state is State.RECONNECTING for s in states) > 0
+            gaps = [entry.plain for entry in pane.renderer.history.entries if entry.kind == "gap"]
+            assert len(gaps) == stats.gaps == 1 and "(other-run)" in gaps[0]
+        assert "ended" in app.screen.sub_title
+
+
+@pytest.mark.anyio
+async def test_pause_and_seek_move_the_replay_in_time(tmp_path: Path) -> None:
+    entries = scenario_recording(tmp_path / "gap.jsonl")
+    clock = FakeClock()
+    playback = Playback([item_time(entry.item) for entry in entries], clock=clock)
+    feed = ReplayFeed(str(tmp_path / "gap.jsonl"), entries, playback)
+    app = MonitorApp.for_replay(feed)
+    start = playback.start
+
+    def events_until(at: float) -> int:
+        return sum(isinstance(e.item, Event) and e.item.received <= at for e in entries)
+
+    async def advance(seconds: float) -> None:
+        clock.now += seconds
+        playback.changed.set()  # wake the replay worker, as a key would
+        await settle(pilot)
+
+    async with app.run_test(size=(120, 32)) as pilot:
+        pane = panes(app)[0]
+        await advance(3)
+        assert pane.renderer.stats.events == events_until(start + 3) > 0
+        await pilot.press("p")
+        await advance(100)
+        assert pane.renderer.stats.events == events_until(start + 3)
+        assert "paused" in app.screen.sub_title and "0:03.0" in app.screen.sub_title
+        await pilot.press("right_square_bracket")  # +10 s while paused: to the end, at once
+        await settle(pilot)
+        assert playback.position == playback.end < start + 13
+        assert pane.renderer.stats.events == events_until(playback.end) > events_until(start + 3)
+        await pilot.press("left_square_bracket")  # back 10 s, to the start: drawn again
+        await settle(pilot)
+        pane = panes(app)[0]
+        assert playback.position == start
+        assert pane.renderer.stats.events == events_until(start) == 0
+        assert pane.renderer.stats.state is not None  # the states at the start are shown
+        await pilot.press("p")
+        await advance(2)
+        assert pane.renderer.stats.events == events_until(start + 2) > 0
+        await pilot.press("plus")
+        assert playback.speed == 2
+        ids = {row[2] for row in app.screen.key_rows()}  # the help screen lists the time keys
+        assert {"seek-back", "seek-forward", "faster", "slower", "pause", "record"} <= ids
+
+
+@pytest.mark.anyio
+async def test_the_record_key_records_the_focused_pane_from_then_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    scenario = three_topics()
+    app = scenario.app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "s")
+        logs = panes(app)[1]
+        assert logs.has_class("-recording") and logs.border_title == "2 logs ● REC"
+        recorded = later_logs(5)
+        scenario.sources["logs"].push(*recorded)
+        await settle(pilot)
+        await pilot.press("s")
+        assert not logs.has_class("-recording") and logs.border_title == "2 logs"
+        scenario.sources["logs"].push(*later_logs(7)[5:])  # after the stop: not recorded
+        await settle(pilot)
+    path = tmp_path / recording_name(scenario.now)
+    entries = list(read_recording(path))
+    assert {entry.stream.topic for entry in entries} == {"logs"}
+    assert [entry.item for entry in entries] == [item for item in recorded]
+
+
+def full_disk() -> TextIO:
+    """/dev/full fails every write with ENOSPC: the disk fills up, for real."""
+    return open("/dev/full", "a")
+
+
+@pytest.mark.anyio
+async def test_a_recording_that_fails_stops_with_a_notice_and_the_panes_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    scenario = three_topics()
+    app = scenario.app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("S")
+        screen = app.screen
+        assert all(pane.recorder is screen.recorder for pane in panes(app))
+        screen.recorder._file = full_disk()
+        more = later_logs(3)
+        scenario.sources["logs"].push(*more)
+        await settle(pilot)
+        assert screen.recorder is None
+        assert not any(pane.has_class("-recording") for pane in panes(app))
+        assert panes(app)[1].renderer.stats.last_id == more[-1].id  # the stream went on
+        notices = [n.message for n in app._notifications]
+        assert any("Recording stopped" in n and "No space left on device" in n for n in notices)
+
+
+def test_snapshot_of_a_replayed_session(snap_compare: Callable[..., bool], tmp_path: Path) -> None:
+    path = tmp_path / "gap-session.jsonl"
+    feed = ReplayFeed.create(str(path), scenario_recording(path), speed=0)
+
+    async def run_before(pilot: Pilot) -> None:
+        await replay_to_the_end(pilot, feed)
+
+    assert snap_compare(MonitorApp.for_replay(feed), terminal_size=(120, 32),
+                        run_before=run_before)
+
+
+def test_snapshot_of_the_rec_marker(
+    snap_compare: Callable[..., bool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("2", "s")
+        await settle(pilot)
+
+    assert snap_compare(three_topics().app(), terminal_size=(160, 45), run_before=run_before)
