@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,13 +11,46 @@ from rich.console import RenderableType
 from rich.text import Text
 
 
-@dataclass(slots=True)
 class Entry:
-    """One finished item of a pane's history: what is drawn and the text a filter matches."""
+    """One finished item of a pane's history: what is drawn and the text a filter matches.
 
-    renderable: RenderableType
-    plain: str
-    kind: str = "event"  # event, gap, state, raw: lets the view style or skip whole kinds
+    `Entry.lazy` builds its Text on first use: at thousands of events a second most entries
+    scroll past unseen, and building them was most of the cost of a fast stream.
+    """
+
+    __slots__ = ("_built", "_make", "_source", "kind")
+
+    def __init__(self, renderable: RenderableType, plain: str, kind: str = "event") -> None:
+        self._built: tuple[RenderableType, str] | None = (renderable, plain)
+        self._make: Callable[[Any], Text] | None = None
+        self._source: Any = None
+        self.kind = kind  # event, gap, state, raw: lets the view style or skip whole kinds
+
+    @classmethod
+    def lazy(cls, make: Callable[[Any], Text], source: Any, kind: str = "event") -> Entry:
+        """An entry whose Text is `make(source)`, built when it is first drawn or filtered.
+
+        `make` is a module-level function and `source` plain data, not a closure: thousands of
+        entries a second must not each add objects for the garbage collector to walk.
+        """
+        entry = cls.__new__(cls)
+        entry._built, entry._make, entry._source, entry.kind = None, make, source, kind
+        return entry
+
+    def _build(self) -> tuple[RenderableType, str]:
+        if self._built is None:
+            assert self._make is not None
+            text = self._make(self._source)
+            self._built, self._make, self._source = (text, text.plain), None, None
+        return self._built
+
+    @property
+    def renderable(self) -> RenderableType:
+        return self._build()[0]
+
+    @property
+    def plain(self) -> str:
+        return self._build()[1]
 
     def matches(self, needle: str) -> bool:
         """Case-insensitive substring match, the filter's rule."""

@@ -66,5 +66,9 @@ def raw_entry(item: StreamItem) -> Entry | None:
     if not item.raw:
         return None
     style = "dim" if isinstance(item, Heartbeat) else ("yellow" if isinstance(item, Gap) else "")
-    text = Text(item.raw.rstrip("\n"), style=style)
-    return Entry(text, text.plain, kind="raw")
+    return Entry.lazy(_raw_text, (item.raw.rstrip("\n"), style), kind="raw")
+
+
+def _raw_text(source: tuple[str, str]) -> Text:
+    frame, style = source
+    return Text(frame, style=style)

@@ -48,31 +48,36 @@ class LogRenderer:
     def handle(self, event: Event, payload: Any) -> Rendered | None:
         if not is_log(payload):
             return None
-        level = str(first(payload, "level", "levelname", "severity")).upper()
-        style = LEVEL_STYLES.get(level, "")
-        line = Text()
-        stamp = clock_time(first(payload, "timestamp", "ts", "time", "asctime"))
-        if stamp:
-            line.append(f"{stamp} ", style="dim")
-        line.append(f"{level:<7}", style=style)
-        logger = first(payload, "logger", "name", "logger_name")
-        if logger:
-            line.append(f" {logger}", style="blue")
-        line.append(": ")
-        line.append(str(first(payload, "message", "msg")), style="red" if "ERR" in level else "")
-        trace = first(payload, "trace_id", "traceId")
-        if trace:
-            line.append(f"  trace={str(trace)[:8]}", style="dim")
-        traceback = first(payload, *TRACEBACK_KEYS)
-        if isinstance(traceback, list):
-            traceback = "\n".join(map(str, traceback))
-        if isinstance(traceback, str) and traceback.strip():
-            line.append("\n")
-            line.append(_indent(traceback.rstrip()), style="red dim")
-        return Rendered([Entry(line, line.plain)])
+        return Rendered([Entry.lazy(log_line, payload)])
 
     def live(self) -> list[Any]:
         return []
+
+
+def log_line(payload: dict[str, Any]) -> Text:
+    """`HH:MM:SS LEVEL   logger: message  trace=…`, and the traceback below it if any."""
+    level = str(first(payload, "level", "levelname", "severity")).upper()
+    style = LEVEL_STYLES.get(level, "")
+    line = Text()
+    stamp = clock_time(first(payload, "timestamp", "ts", "time", "asctime"))
+    if stamp:
+        line.append(f"{stamp} ", style="dim")
+    line.append(f"{level:<7}", style=style)
+    logger = first(payload, "logger", "name", "logger_name")
+    if logger:
+        line.append(f" {logger}", style="blue")
+    line.append(": ")
+    line.append(str(first(payload, "message", "msg")), style="red" if "ERR" in level else "")
+    trace = first(payload, "trace_id", "traceId")
+    if trace:
+        line.append(f"  trace={str(trace)[:8]}", style="dim")
+    traceback = first(payload, *TRACEBACK_KEYS)
+    if isinstance(traceback, list):
+        traceback = "\n".join(map(str, traceback))
+    if isinstance(traceback, str) and traceback.strip():
+        line.append("\n")
+        line.append(_indent(traceback.rstrip()), style="red dim")
+    return line
 
 
 def _indent(text: str) -> str:

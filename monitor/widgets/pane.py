@@ -8,9 +8,9 @@ from dataclasses import replace
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.events import DescendantFocus, Resize
+from textual.events import DescendantFocus
 from textual.reactive import reactive
-from textual.widgets import RichLog, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from monitor.events import State, StateChange, StreamItem
@@ -26,6 +26,7 @@ from monitor.render import PaneRenderer
 from monitor.render.pane import History
 from monitor.scripted import ItemSource
 from monitor.stream import StreamConfig
+from monitor.widgets.entry_log import EntryLog
 from monitor.widgets.filter_bar import FilterBar
 from monitor.widgets.pane_status import PaneStatus
 
@@ -55,7 +56,6 @@ class StreamPane(Vertical):
         self._drawn = 0  # entries of the shown history already written to the log
         self._live_drawn = -1
         self._events_at_pause = 0
-        self._width = 0
         self._worker: Worker[None] | None = None
         self.recorder: Recorder | None = None  # records every item as it arrives (REC)
 
@@ -65,12 +65,12 @@ class StreamPane(Vertical):
         return self.source.config.topic or self.source.config.url
 
     @property
-    def log_view(self) -> RichLog:
-        return self.query_one(RichLog)
+    def log_view(self) -> EntryLog:
+        return self.query_one(EntryLog)
 
     def compose(self) -> ComposeResult:
         yield PaneStatus()
-        yield RichLog(max_lines=self.max_lines, wrap=True, min_width=10, auto_scroll=False)
+        yield EntryLog(self.max_lines)
         yield Static(classes="live")
         yield FilterBar()
 
@@ -162,12 +162,8 @@ class StreamPane(Vertical):
         history = self._history()
         new = history.since(self._drawn)
         self._drawn = history.appended
-        if new:
-            log = self.log_view
-            at_end = log.is_vertical_scroll_end  # follow the stream unless scrolled back
-            for entry in new:
-                if entry.matches(self.filter_text):
-                    log.write(entry.renderable, scroll_end=at_end)
+        if new:  # cheap however many: the log renders only what comes into view
+            self.log_view.extend(entry for entry in new if entry.matches(self.filter_text))
         if self.renderer.live_version != self._live_drawn:
             self._live_drawn = self.renderer.live_version
             live = self.renderer.live()
@@ -176,13 +172,12 @@ class StreamPane(Vertical):
             panel.display = live is not None and not self.raw_view
 
     def _rebuild(self) -> None:
-        """Redraw the whole history: after a filter, view or width change."""
+        """Show the history again: after a filter or view change (the log renders what is seen)."""
         log = self.log_view
         log.clear()
         history = self._history()
-        for entry in history.entries:
-            if entry.matches(self.filter_text):
-                log.write(entry.renderable, scroll_end=True)
+        log.extend((entry for entry in history.entries if entry.matches(self.filter_text)),
+                   follow=True)
         self._drawn = history.appended
         self._live_drawn = -1
         if not self.paused:
@@ -192,11 +187,6 @@ class StreamPane(Vertical):
         """Forget what is drawn; counters and the connection stay."""
         self.renderer.clear()
         self._rebuild()
-
-    def on_resize(self, event: Resize) -> None:
-        if event.size.width != self._width:  # text was wrapped at the old width
-            self._width = event.size.width
-            self.call_after_refresh(self._rebuild)
 
     # -- reactives -------------------------------------------------------------------------------
 

@@ -68,13 +68,13 @@ async def test_clear_raw_and_filter_act_on_the_focused_pane() -> None:
         logs, tokens = panes(app)[1], panes(app)[2]
         await pilot.press("2", "v")
         assert logs.raw_view and not tokens.raw_view
-        assert "event: log" in "\n".join(strip.text for strip in logs.log_view.lines)
+        assert "event: log" in "\n".join(logs.log_view.shown_text())
         await pilot.press("v", "slash", *"WARN", "enter")
         assert logs.filter_text == "WARN"
-        shown = [strip.text for strip in logs.log_view.lines]
+        shown = logs.log_view.shown_text()
         assert shown and all("WARN" in line or not line.startswith("16:") for line in shown)
         await pilot.press("c")
-        assert logs.log_view.lines == [] and not logs.renderer.history.entries
+        assert logs.log_view.shown_text() == [] and not logs.renderer.history.entries
         assert tokens.renderer.history.entries
 
 
