@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint sse-server sse-client screenshots
+.PHONY: demo test lint sse-server sse-client screenshots redis-server
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/sse-monitor --demo
 
-test: $(STAMP)
+test: $(STAMP) redis-server
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The Redis backend's tests start their own redis-server: install Debian's when it is missing.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  echo "installing redis-server (apt-get) for the Redis backend's tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,6 +6,8 @@ per subscriber and a publish-to-receive latency per event. The client's own CPU 
 and reported, so a run whose client was the bottleneck says so.
 
     python -m bench.load --url http://127.0.0.1:8000 --subs 100 --rate 3000 --seconds 5
+
+Several --url split the subscribers evenly between servers (one topic on a shared backend).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import select
 import socket
 import time
 from array import array
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -35,7 +38,7 @@ KEEP_UP_LAG_S = 1.0  # ... and is never further than this behind the stream at t
 
 @dataclass(frozen=True)
 class LoadSpec:
-    url: str
+    urls: tuple[str, ...]  # subscriber i connects to urls[i % len(urls)]
     topic: str = "ticker"
     subs: int = 100
     seconds: float = 5.0
@@ -62,7 +65,8 @@ class LoadResult:
     silent_subs: int  # subscribers that received nothing at all during the window
     kept_up: bool
     client_cpu: float  # share of one core the client processes used during the window
-    server_cpu: float | None  # same, for the server
+    server_cpu: float | None  # same, for the server (all its processes, summed)
+    server_cpus: list[float]  # each server process's share, in the order given
     server_rss_start: int | None
     server_rss_end: int | None
     errors: list[str] = field(default_factory=list)
@@ -130,10 +134,12 @@ class Subscriber:
         return head[end + 4 :]
 
 
-def _request(spec: LoadSpec) -> bytes:
-    url = urlsplit(spec.url)
-    return (f"GET /stream?topic={quote(spec.topic)} HTTP/1.1\r\nHost: {url.netloc}\r\n"
-            "Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n").encode()
+def _target(url: str, topic: str) -> tuple[tuple[str, int], bytes]:
+    """The address to connect to, and the request to send there."""
+    parts = urlsplit(url)
+    request = (f"GET /stream?topic={quote(topic)} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+               "Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n").encode()
+    return (parts.hostname or "127.0.0.1", parts.port or 80), request
 
 
 class Client:
@@ -172,14 +178,13 @@ class Client:
 
     def open(self, batch_timeout: float = 20.0) -> list[Subscriber]:
         """Connect every subscriber (a bounded number at a time) and read their response heads."""
-        url = urlsplit(self.spec.url)
-        address = (url.hostname or "127.0.0.1", url.port or 80)
-        request = _request(self.spec)
+        targets = [_target(url, self.spec.topic) for url in self.spec.urls]
         opened: list[Subscriber] = []
         for first in range(0, self.count, CONNECT_BATCH):
             deadline = time.monotonic() + batch_timeout
             batch = []
-            for _ in range(min(CONNECT_BATCH, self.count - first)):
+            for index in range(first, min(first + CONNECT_BATCH, self.count)):
+                address, request = targets[index % len(targets)]
                 try:
                     sock = socket.create_connection(address, timeout=10)
                     sock.sendall(request)
@@ -245,8 +250,18 @@ def _percentile(ordered: array, share: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] / 1e6
 
 
-def run_load(spec: LoadSpec, server_pid: int | None = None) -> LoadResult:
-    """Run the client processes against a server already running; return the figures."""
+def _server_sample(pids: Sequence[int]) -> tuple[list[float], int] | None:
+    """CPU seconds of each server process, and their RSS summed."""
+    if not pids:
+        return None
+    return [cpu_seconds(pid) for pid in pids], sum(rss_bytes(pid) for pid in pids)
+
+
+def run_load(spec: LoadSpec, server_pids: Sequence[int] = ()) -> LoadResult:
+    """Run the client processes against servers already running; return the figures.
+
+    `server_pids`: the processes whose CPU and RSS count as the server's (with Redis, its too).
+    """
     context = multiprocessing.get_context("spawn")
     shares = [spec.subs // spec.procs + (i < spec.subs % spec.procs) for i in range(spec.procs)]
     pipes, workers = [], []
@@ -262,9 +277,9 @@ def run_load(spec: LoadSpec, server_pid: int | None = None) -> LoadResult:
         for pipe in pipes:
             pipe.send(start_at)
         time.sleep(max(0.0, start_at - time.time()))
-        server = (cpu_seconds(server_pid), rss_bytes(server_pid)) if server_pid else None
+        server = _server_sample(server_pids)
         reports = [pipe.recv() for pipe in pipes]
-        server_end = (cpu_seconds(server_pid), rss_bytes(server_pid)) if server_pid else None
+        server_end = _server_sample(server_pids)
         latencies = array("q")
         for pipe in pipes:
             latencies.frombytes(pipe.recv_bytes())
@@ -279,8 +294,8 @@ def run_load(spec: LoadSpec, server_pid: int | None = None) -> LoadResult:
 
 
 def _summarise(spec: LoadSpec, connected: int, reports: list[dict[str, Any]], latencies: array,
-               server: tuple[float, int] | None,
-               server_end: tuple[float, int] | None) -> LoadResult:
+               server: tuple[list[float], int] | None,
+               server_end: tuple[list[float], int] | None) -> LoadResult:
     events = [n for report in reports for n in report["events"]]
     lags = [lag for report in reports for lag in report["lags"]]
     seconds = spec.seconds
@@ -288,6 +303,8 @@ def _summarise(spec: LoadSpec, connected: int, reports: list[dict[str, Any]], la
     end_lag = max(lags) / 1e6 if lags else None
     dropped = sum(report["dropped"] for report in reports)
     failed = sum(report["failed"] for report in reports)
+    cpus = [(end - start) / seconds for start, end in zip(server[0], server_end[0], strict=True)
+            ] if server and server_end else []
     kept_up = (
         spec.rate > 0 and failed == 0 and dropped == 0 and end_lag is not None
         and slowest >= KEEP_UP_SHARE * spec.rate and end_lag <= KEEP_UP_LAG_S * 1000
@@ -307,7 +324,8 @@ def _summarise(spec: LoadSpec, connected: int, reports: list[dict[str, Any]], la
         silent_subs=sum(report["silent"] for report in reports),
         kept_up=kept_up,
         client_cpu=sum(report["cpu"] for report in reports),
-        server_cpu=(server_end[0] - server[0]) / seconds if server and server_end else None,
+        server_cpu=sum(cpus) if cpus else None,
+        server_cpus=cpus,
         server_rss_start=server[1] if server else None,
         server_rss_end=server_end[1] if server_end else None,
         errors=sorted({e for report in reports for e in report["errors"]}),
@@ -326,15 +344,18 @@ def _publish_rate(reports: list[dict[str, Any]]) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--url", required=True, action="append",
+                        help="server base URL, e.g. http://127.0.0.1:8000; repeat to split the "
+                             "subscribers between servers")
     parser.add_argument("--topic", default="ticker")
     parser.add_argument("--subs", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=0.0, help="the server's --ticker RATE")
     parser.add_argument("--procs", type=int, default=1, help="client processes")
-    parser.add_argument("--server-pid", type=int, help="read the server's CPU and RSS from /proc")
+    parser.add_argument("--server-pid", type=int, action="append", default=[],
+                        help="read the server's CPU and RSS from /proc; repeat to sum processes")
     args = parser.parse_args()
-    spec = LoadSpec(url=args.url, topic=args.topic, subs=args.subs, seconds=args.seconds,
+    spec = LoadSpec(urls=tuple(args.url), topic=args.topic, subs=args.subs, seconds=args.seconds,
                     rate=args.rate, procs=args.procs)
     print(json.dumps(asdict(run_load(spec, args.server_pid)), indent=2))
 

@@ -1,4 +1,5 @@
-"""Server processes under measurement: start, wait until healthy, read RSS and CPU, stop."""
+"""Server processes under measurement (ours, the baselines, redis-server): start, wait until
+healthy, read RSS and CPU, stop."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -75,8 +77,14 @@ class ServerProcess:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self, timeout: float = 20.0) -> ServerProcess:
-        cmd = [self.python, "-m", self.module, "--port", str(self.port), *self.args]
+    def command(self) -> list[str]:
+        return [self.python, "-m", self.module, "--port", str(self.port), *self.args]
+
+    def ready(self) -> bool:
+        return _is_healthy(self.port)
+
+    def start(self, timeout: float = 20.0) -> Self:
+        cmd = self.command()
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             preexec_fn=raise_nofile_limit, env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -86,7 +94,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{' '.join(cmd)} exited with {self.proc.returncode}:\n"
                                    f"{self.output()}")
-            if _is_healthy(self.port):
+            if self.ready():
                 return self
             time.sleep(0.05)
         self.stop()
@@ -101,13 +109,44 @@ class ServerProcess:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(5)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired:  # said, as a server that hangs on SIGTERM is a bug
+                print(f"bench: {self.module} on port {self.port} ignored SIGTERM for 5 s; killed",
+                      file=sys.stderr)
                 self.proc.kill()
                 self.proc.wait(5)
         self.log.close()
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.stop()
+
+
+class RedisProcess(ServerProcess):
+    """`redis-server` on a free port, without persistence: a fresh, empty Redis for one run."""
+
+    def __init__(self, binary: str) -> None:
+        super().__init__("redis-server")
+        self.binary = binary
+        self.workdir = tempfile.TemporaryDirectory()  # where a stray dump would go
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        return [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", self.workdir.name]
+
+    def ready(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        super().stop()
+        self.workdir.cleanup()

@@ -17,6 +17,27 @@ def _num(value: float | None, digits: int = 0, suffix: str = "") -> str:
     return f"{value:,.{digits}f}{suffix}"
 
 
+def _cpu(run: dict[str, Any]) -> str:
+    """The server's CPU share; with Redis, every server process and redis-server summed."""
+    total = run["server_cpu"]
+    text = _num(total * 100 if total is not None else None, 0, "%")
+    if run.get("redis_cpu") is not None:
+        text += f" (redis {run['redis_cpu'] * 100:.0f}%)"
+    return text
+
+
+def _redis_notes(scenario: dict[str, Any]) -> list[str]:
+    runs = [(name, run) for name, run in scenario["runs"].items() if "redis_cpu" in run]
+    if not runs:
+        return []
+    published = "; ".join(f"{name}: {_num(run['published_per_s'])}/s" for name, run in runs)
+    return ["", "Redis rows: our server with `--backend redis://`, N processes on one "
+            "redis-server, each on its own port with an even share of the subscribers; the "
+            "ticker publishes from one of them (the lease holder). Server CPU sums them and "
+            f"redis-server. Published by the ticker, of {scenario['rate']:,}/s asked: "
+            f"{published}."]
+
+
 def _fanout_table(scenario: dict[str, Any]) -> list[str]:
     runs = scenario["runs"]
     ours = runs["ours"]
@@ -31,14 +52,14 @@ def _fanout_table(scenario: dict[str, Any]) -> list[str]:
         ratio = _ratio(ours["deliveries_per_s"], run["deliveries_per_s"])
         lines.append(
             f"| {name} | {_num(run['deliveries_per_s'])} | "
-            f"{'' if name == 'ours' else _num(ratio, 1, 'x')} | {_num(run['slowest_per_s'])} | "
+            f"{'' if name.startswith('ours') else _num(ratio, 1, 'x')} | "
+            f"{_num(run['slowest_per_s'])} | "
             f"{_num(run['latency_p50_ms'], 1)} | "
             f"{_num(run['latency_p99_ms'], 1)} | {'yes' if run['kept_up'] else 'no'} | "
-            f"{_num(run['server_cpu'] * 100 if run['server_cpu'] is not None else None, 0, '%')}"
-            f" | {_num(run['client_cpu'] * 100, 0, '%')} |")
+            f"{_cpu(run)} | {_num(run['client_cpu'] * 100, 0, '%')} |")
     if ours["kept_up"]:
         lines += ["", "Ours delivered all that was offered, so each ratio is a floor."]
-    return lines
+    return lines + _redis_notes(scenario)
 
 
 def _idle_table(idle: dict[str, Any]) -> list[str]:

@@ -1,16 +1,19 @@
-"""Every benchmark in one run: server fan-out and idle memory (ours against each baseline),
-then monitor ingest. Prints the tables and writes them, with every raw figure, as JSON.
+"""Every benchmark in one run: server fan-out (ours in memory and on Redis, against each
+baseline), idle memory, then monitor ingest. Prints the tables and writes them, with every raw
+figure, as JSON.
 
     python -m bench                      # the full run, a few minutes
-    python -m bench --only fanout --seconds 10
+    python -m bench --only fanout --seconds 10 --redis-procs 2
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -21,7 +24,7 @@ import uvicorn
 
 from bench import report
 from bench.load import LoadSpec, run_load
-from bench.procs import ROOT, ServerProcess, raise_nofile_limit, rss_bytes
+from bench.procs import ROOT, RedisProcess, ServerProcess, raise_nofile_limit, rss_bytes
 
 # Each server under test: the module run as `python -m MODULE --port P --ticker R --heartbeat S`.
 SERVERS = {
@@ -41,9 +44,31 @@ def fanout(server: str, subs: int, rate: float, seconds: float, heartbeat: float
     module, extra = SERVERS[server]
     with ServerProcess(module, *extra, "--ticker", str(rate), "--heartbeat", str(heartbeat),
                        python=python) as srv:
-        result = run_load(LoadSpec(url=srv.url, subs=subs, seconds=seconds, rate=rate,
-                                   procs=procs), server_pid=srv.pid)
+        result = run_load(LoadSpec(urls=(srv.url,), subs=subs, seconds=seconds, rate=rate,
+                                   procs=procs), server_pids=[srv.pid])
     return asdict(result)
+
+
+def redis_label(servers: int) -> str:
+    return f"ours (redis, {servers} proc{'s' if servers > 1 else ''})"
+
+
+def fanout_redis(servers: int, subs: int, rate: float, seconds: float, heartbeat: float,
+                 procs: int, python: str, redis_server: str) -> dict[str, Any]:
+    """The same load against SERVERS processes of ours on one fresh redis-server, each on its own
+    port with an even share of the subscribers; the ticker publishes from one (the lease's)."""
+    module, extra = SERVERS["ours"]
+    with RedisProcess(redis_server) as redis, contextlib.ExitStack() as stack:
+        ours = [stack.enter_context(ServerProcess(
+            module, *extra, "--backend", redis.url, "--ticker", str(rate),
+            "--heartbeat", str(heartbeat), python=python)) for _ in range(servers)]
+        result = asdict(run_load(
+            LoadSpec(urls=tuple(srv.url for srv in ours), subs=subs, seconds=seconds, rate=rate,
+                     procs=procs),
+            server_pids=[*(srv.pid for srv in ours), redis.pid]))
+    result["server_processes"] = servers
+    result["redis_cpu"] = result["server_cpus"][-1] if result["server_cpus"] else None
+    return result
 
 
 def idle(server: str, subs: int, seconds: float, heartbeat: float, python: str) -> dict[str, Any]:
@@ -53,8 +78,8 @@ def idle(server: str, subs: int, seconds: float, heartbeat: float, python: str) 
                        python=python) as srv:
         time.sleep(0.5)
         before = rss_bytes(srv.pid)
-        result = asdict(run_load(LoadSpec(url=srv.url, subs=subs, seconds=seconds, warmup=0.5),
-                                 server_pid=srv.pid))
+        result = asdict(run_load(LoadSpec(urls=(srv.url,), subs=subs, seconds=seconds,
+                                          warmup=0.5), server_pids=[srv.pid]))
     after = result["server_rss_end"]
     result["server_rss_idle"] = before
     result["bytes_per_subscriber"] = (after - before) / result["connected"] if (
@@ -79,6 +104,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--servers", default=",".join(SERVERS), help="comma list of: " + ", ".join(SERVERS))
     add("--fanout", default="100x3000,1000x300", metavar="SUBSxRATE,...",
         help="fan-out scenarios: subscribers x events per second")
+    add("--redis-procs", default=None, metavar="N,...",
+        help="also run each fan-out against ours with a Redis backend, in N server processes on "
+             "one redis-server the bench starts (default: 1,2 when redis-server is installed; "
+             "'' for none)")
+    add("--redis-server", default=shutil.which("redis-server"), metavar="PATH",
+        help="the redis-server binary")
     add("--seconds", type=float, default=5.0, help="measurement window of each fan-out run")
     add("--heartbeat", type=float, default=5.0, help="server heartbeat interval in fan-out runs")
     add("--procs", type=int, default=1, help="client processes (the machine has 2 cores)")
@@ -100,11 +131,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [s for s in args.servers if s not in SERVERS]
     if unknown or "ours" not in args.servers:
         parser.error(f"--servers must include ours and name only {', '.join(SERVERS)}")
+    redis_asked = args.redis_procs is not None
     try:
         args.fanout = [tuple(int(n) for n in item.split("x")) for item in args.fanout.split(",")]
         args.ingest_rates = [int(n) for n in args.ingest_rates.split(",")]
+        args.redis_procs = [int(n) for n in (args.redis_procs if redis_asked else "1,2").split(",")
+                            if n.strip()]
     except ValueError:
-        parser.error("--fanout takes SUBSxRATE,... and --ingest-rates RATE,... (integers)")
+        parser.error("--fanout takes SUBSxRATE,..., --ingest-rates RATE,... and --redis-procs "
+                     "N,... (integers)")
+    if any(n < 1 for n in args.redis_procs):
+        parser.error("--redis-procs: each count must be at least 1")
+    if args.redis_procs and not args.redis_server:
+        if redis_asked:
+            parser.error("--redis-procs: redis-server is not installed (apt-get install "
+                         "redis-server); or name it with --redis-server")
+        print("bench: redis-server is not installed, so no Redis fan-out runs", file=sys.stderr)
+        args.redis_procs = []
     return args
 
 
@@ -129,6 +172,11 @@ def run(args: argparse.Namespace) -> None:
                 print(f"fan-out {subs} x {rate}/s: {server} ...", file=sys.stderr, flush=True)
                 runs[server] = fanout(server, subs, rate, args.seconds, args.heartbeat, args.procs,
                                      args.server_python)
+            for servers in args.redis_procs:
+                label = redis_label(servers)
+                print(f"fan-out {subs} x {rate}/s: {label} ...", file=sys.stderr, flush=True)
+                runs[label] = fanout_redis(servers, subs, rate, args.seconds, args.heartbeat,
+                                           args.procs, args.server_python, args.redis_server)
             results["fanout"].append({"subs": subs, "rate": rate, "runs": runs})
     if "idle" in args.only:
         results["idle"] = {"subs": args.idle_subs, "runs": {}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import time
@@ -24,17 +25,18 @@ from monitor.widgets.replay_screen import ReplayScreen
 
 KEYMAP_VARIABLE = "SSE_MONITOR_KEYS"
 DEFAULT_MAX_LINES = 2000
+GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
 
 
-async def load_topics(stream_url: str) -> list[dict[str, Any]]:
-    """The server's `GET /topics` for a stream URL; [] when it has none (the user types one)."""
+async def load_topics(config: StreamConfig) -> list[dict[str, Any]]:
+    """The server's `GET /topics` for a stream; [] when it has none (the user types one)."""
     try:
-        return await fetch_topics(stream_url)
+        return await fetch_topics(config.url, headers=config.headers)
     except (httpx.HTTPError, ValueError):
         return []
 
 
-async def no_topics(_stream_url: str) -> list[dict[str, Any]]:
+async def no_topics(_config: StreamConfig) -> list[dict[str, Any]]:
     """A replay asks no server: the user types a topic."""
     return []
 
@@ -53,7 +55,7 @@ class MonitorApp(App[None]):
         max_lines: int = DEFAULT_MAX_LINES,
         clock: Callable[[], float] = time.time,
         source_factory: SourceFactory = SSEStream,
-        topics: Callable[[str], Any] = load_topics,
+        topics: Callable[[StreamConfig], Any] = load_topics,
         keymap: Keymap | None = None,
         recorder: Recorder | None = None,
         replay: ReplayFeed | None = None,
@@ -78,6 +80,20 @@ class MonitorApp(App[None]):
     def on_mount(self) -> None:
         if self.initial_keymap:
             self.set_keymap(self.initial_keymap)
+        self.call_after_refresh(calm_garbage_collector)
+
+
+def calm_garbage_collector() -> None:
+    """Keep the collector's passes short while thousands of events a second go through.
+
+    What start-up built (Textual's DOM and styles, modules) moves out of every later full pass
+    (gc.freeze), and young passes run less often, so that items living one flush mostly die
+    before they are promoted. Without this, full passes of 0.1-0.4 s froze the event loop
+    (bench/NOTES.md, "Monitor ingest fixes").
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def parse_keymap(spec: str) -> Keymap:

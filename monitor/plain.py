@@ -98,7 +98,7 @@ class PlainPrinter:
             if isinstance(item, Event):
                 self.printed += 1
                 if self.printed == self.max_events:
-                    self.stop(f"{self.max_events} events received")
+                    self.stop(f"--max-events {self.max_events} reached")
 
 
 async def run_plain(

@@ -115,9 +115,15 @@ class EventStreamParser:
         pieces = _LINE_END.split(text)
         events: list[ParsedEvent] = []
         for piece in pieces[:-1]:
-            self._add_to_line(piece)
-            event = self._end_line("".join(self._partial), self._partial_size)
-            self._partial, self._partial_size = [], 0
+            if self._partial:  # the line began in an earlier chunk
+                self._add_to_line(piece)
+                line, size = "".join(self._partial), self._partial_size
+                self._partial, self._partial_size = [], 0
+            else:  # the usual case, without the list: this runs for every line of every event
+                line, size = piece, _utf8_size(piece)
+                if size > self._max_line:
+                    self._add_to_line(piece)  # raises StreamLimitError
+            event = self._end_line(line, size)
             if event is not None:
                 events.append(event)
         if pieces[-1]:

@@ -88,7 +88,7 @@ LOGGERS = ["api.http", "agent.planner", "agent.tools", "db.pool", "worker.queue"
 INFO = ["GET /v1/runs/{n} 200 in {ms}ms", "tool {tool} returned {n} items",
         "cache hit for key session:{n}", "enqueued job {n} (queue depth {d})",
         "planner chose step {step}", "connection pool size {d}/20"]
-WARNINGS = ["slow query: {ms}ms on runs_by_user", "retrying tool {tool} (attempt {d}/3)",
+WARNINGS = ["slow query: {ms}ms on runs_by_user", "retrying tool {tool} (attempt {d}/10)",
             "token budget at {d}0%"]
 ERRORS = [("TimeoutError", "upstream model did not answer in 30s", "agent/llm.py", "complete"),
           ("KeyError", "'session_id'", "api/handlers.py", "get_run"),

@@ -66,7 +66,8 @@ def raw_entry(item: StreamItem) -> Entry | None:
     if not item.raw:
         return None
     style = "dim" if isinstance(item, Heartbeat) else ("yellow" if isinstance(item, Gap) else "")
-    return Entry.lazy(_raw_text, (item.raw.rstrip("\n"), style), kind="raw")
+    # A frame ends with a blank line on the wire: kept, so frames stand apart as they came.
+    return Entry.lazy(_raw_text, (item.raw.rstrip("\n") + "\n", style), kind="raw")
 
 
 def _raw_text(source: tuple[str, str]) -> Text:

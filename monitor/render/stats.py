@@ -63,14 +63,17 @@ class PaneStats:
             return f"♥ overdue {age:.0f}s", "overdue"
         return f"♥ {age:.0f}s", "pulse" if age < PULSE else "ok"
 
+    def gaps_text(self) -> str:
+        """`⚠ gaps 1`, or empty while the stream is complete: drawn first, so it is never cut off."""
+        return f"⚠ gaps {self.gaps}" if self.gaps else ""
+
     def summary(self, now: float) -> str:
-        """`#3f9a-57 · 1,234 ev · 12.3/s · ↻ 1 · gaps 1 · lat 12ms/48ms` (latency p50/max)."""
-        parts = [f"#{self.last_id}" if self.last_id else "#-", f"{self.events:,} ev",
-                 f"{self.rate(now):.1f}/s", f"↻ {self.reconnects}"]
-        if self.gaps:
-            parts.append(f"gaps {self.gaps}")
+        """`1,234 ev · 12.3/s · ↻ 1 · lat 12ms/48ms · #3f9a-57` (latency p50/max): the long
+        last id last, so a narrow pane cuts that off rather than the counters."""
+        parts = [f"{self.events:,} ev", f"{self.rate(now):.1f}/s", f"↻ {self.reconnects}"]
         if latency := self.latency_text(now):
             parts.append(latency)
+        parts.append(f"#{self.last_id}" if self.last_id else "#-")
         return " · ".join(parts)
 
     def latency_text(self, now: float) -> str:

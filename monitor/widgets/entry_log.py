@@ -18,7 +18,7 @@ from monitor.render.entries import Entry
 
 
 class _Row:
-    """An entry and its lines at the log's width, rendered the first time they come into view."""
+    """An entry and, while it is in view, its lines at the log's width."""
 
     __slots__ = ("entry", "strips")
 
@@ -43,6 +43,7 @@ class EntryLog(ScrollView, can_focus=True):
         self._cached: list[_Row] = []  # rows holding strips: only those in view stay so
         self._offsets: list[int] | None = None  # first line of each row (and the total), cached
         self._width = 0  # the width the rendered rows were wrapped at
+        self._style = Style()  # the widget's style they were drawn over (focus tints it)
         self._version = 0  # bumped whenever rows or their heights change
         self._follow = True  # showing the newest lines: until the user scrolls back
         self._window_key: tuple[object, ...] | None = None
@@ -56,7 +57,8 @@ class EntryLog(ScrollView, can_focus=True):
     def shown_text(self) -> list[str]:
         """Every line of every entry as plain text (renders them all: for tests and copies)."""
         width = self._content_width()
-        return [strip.text.rstrip() for row in self._rows for strip in self._render(row, width)]
+        return [strip.text.rstrip() for row in self._rows
+                for strip in self._render(row, width, self._style)]
 
     def clear(self) -> None:
         """Remove every entry."""
@@ -92,7 +94,8 @@ class EntryLog(ScrollView, can_focus=True):
     def _content_width(self) -> int:
         return self.scrollable_content_region.width
 
-    def _set_width(self, width: int) -> None:
+    def _set_format(self, width: int, style: Style) -> None:
+        """Forget rendered lines made at another width (and heights) or over another style."""
         if width != self._width:
             self._width = width
             for row in self._rows:
@@ -101,13 +104,17 @@ class EntryLog(ScrollView, can_focus=True):
             self._cached = []
             self._offsets = None
             self._version += 1
+        if style != self._style:
+            self._style = style
+            self._release([])
+            self._version += 1
 
     def _changed(self, follow: bool) -> None:
         width = self._content_width()
-        self._set_width(width)
+        self._set_format(width, self.rich_style)
         self._offsets = None
         self._version += 1
-        if follow and width:
+        if follow and width:  # the end is exact: a frame that follows shows no half-placed rows
             self._render_tail(self.scrollable_content_region.height)
         self._update_virtual_size()
         if follow:
@@ -126,7 +133,7 @@ class EntryLog(ScrollView, can_focus=True):
     def _render_row(self, index: int) -> int:
         row = self._rows[index]
         if row.strips is None:
-            row.strips = self._render(row, self._width)
+            row.strips = self._render(row, self._width, self._style)
             self._cached.append(row)
             if len(row.strips) != self._heights[index]:
                 self._heights[index] = len(row.strips)
@@ -134,15 +141,18 @@ class EntryLog(ScrollView, can_focus=True):
                 self._version += 1
         return len(row.strips)
 
-    def _render(self, row: _Row, width: int) -> list[Strip]:
+    def _render(self, row: _Row, width: int, style: Style) -> list[Strip]:
+        """The entry's lines, wrapped, padded to `width` and drawn over `style`: one Strip each
+        (a Strip is eight objects; making it once saves a crop and a restyle per frame)."""
         renderable = row.entry.renderable
         if isinstance(renderable, Text) and "\t" in renderable.plain:
             renderable = renderable.copy()
             renderable.expand_tabs()
         console = self.app.console
         segments = console.render(renderable, console.options.update_width(max(width, 1)))
-        lines = Strip.from_lines(list(Segment.split_lines(segments)))
-        return lines or [Strip.blank(width)]
+        lines = Segment.split_and_crop_lines(segments, width, style, include_new_lines=False)
+        strips = [Strip(Segment.apply_style(line, style), width) for line in lines]
+        return strips or [Strip.blank(width, style)]
 
     def _line_offsets(self) -> list[int]:
         if self._offsets is None:
@@ -200,14 +210,14 @@ class EntryLog(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self._content_width()
-        self._set_width(width)  # on_resize redoes the tail; a first frame may come before it
+        if y == 0:  # once a frame: the style walks every ancestor
+            self._set_format(width, self.rich_style)  # a first frame may come before on_resize
         scroll_y, height = self.scroll_offset.y, self.scrollable_content_region.height
-        style: Style = self.rich_style
         at_end = self._follow  # rows growing into view must not push the end away
-        if (scroll_y, at_end, width, height, style, self._version) != self._window_key:
-            self._window = [strip.crop_extend(0, width, style).apply_style(style)
-                            for strip in self._build_window(scroll_y, height, at_end)]
-            self._window_key = (scroll_y, at_end, width, height, style, self._version)
+        if (scroll_y, at_end, width, height, self._version) != self._window_key:
+            self._set_format(width, self.rich_style)
+            self._window = self._build_window(scroll_y, height, at_end)
+            self._window_key = (scroll_y, at_end, width, height, self._version)
         if y < len(self._window):
             return self._window[y]
-        return Strip.blank(width, style)
+        return Strip.blank(width, self._style)

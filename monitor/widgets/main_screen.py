@@ -16,6 +16,7 @@ from textual.widgets import Footer, Header, Label
 
 from monitor.messages import PaneActivated, PaneStateChanged, RecordingFailed
 from monitor.record import Recorder, RecordingError, recording_name
+from monitor.redaction import redact
 from monitor.stream import StreamConfig, with_topic
 from monitor.widgets.help_screen import HelpScreen, KeyRow
 from monitor.widgets.pane import SourceFactory, StreamPane
@@ -31,7 +32,7 @@ class MonitorSettings:
     """What every pane shares: how to open a stream, the clock, the line cap, the topic list."""
 
     source_factory: SourceFactory
-    load_topics: Callable[[str], Awaitable[list[dict[str, Any]]]]
+    load_topics: Callable[[StreamConfig], Awaitable[list[dict[str, Any]]]]
     clock: Callable[[], float]
     max_lines: int = 2000
     recorder: Recorder | None = None  # --record FILE: every pane records from the start
@@ -180,9 +181,9 @@ class MonitorScreen(Screen[None]):
                 pane.switch(config_for(choice, pane.source.config))
                 self._update_summary()
 
-        url = pane.source.config.url
+        config = pane.source.config
         self.app.push_screen(TopicDialog(f"Switch pane {pane.number} ({pane.topic}) to",
-                                         lambda: self.settings.load_topics(url),
+                                         lambda: self.settings.load_topics(config),
                                          current=pane.source.config.topic or ""), switched)
 
     def action_add_pane(self) -> None:
@@ -198,7 +199,7 @@ class MonitorScreen(Screen[None]):
                 pane.focus_log()
 
         self.app.push_screen(TopicDialog("Add a pane for",
-                                         lambda: self.settings.load_topics(base.url)), added)
+                                         lambda: self.settings.load_topics(base)), added)
 
     async def action_close_pane(self) -> None:
         pane = self.active
@@ -306,6 +307,6 @@ class MonitorScreen(Screen[None]):
 
 
 def server_of(url: str) -> str:
-    """`http://host:port` of a stream URL: what the header names."""
+    """`http://host:port` of a stream URL: what the header names, credentials masked."""
     match = re.match(r"^(\w+://[^/?#]+)", url)
-    return match.group(1) if match else url
+    return redact(match.group(1) if match else url)

@@ -1,4 +1,4 @@
-"""One stream's pane: a worker reads the stream into a buffer; a timer draws it in batches."""
+"""One stream's pane: a worker reads the stream into a buffer; the grid's timer draws batches."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from monitor.messages import (
     RecordingFailed,
 )
 from monitor.record import Recorder, RecordingError, StreamKey
+from monitor.redaction import redact
 from monitor.render import PaneRenderer
 from monitor.render.pane import History
 from monitor.scripted import ItemSource
@@ -30,7 +31,6 @@ from monitor.widgets.entry_log import EntryLog
 from monitor.widgets.filter_bar import FilterBar
 from monitor.widgets.pane_status import PaneStatus
 
-FLUSH_INTERVAL = 1 / 30  # seconds between screen updates: batches fast streams
 SourceFactory = Callable[[StreamConfig], ItemSource]
 
 
@@ -57,12 +57,13 @@ class StreamPane(Vertical):
         self._live_drawn = -1
         self._events_at_pause = 0
         self._worker: Worker[None] | None = None
+        self._state_seen: StateChange | None = None  # the latest state the source yielded
         self.recorder: Recorder | None = None  # records every item as it arrives (REC)
 
     @property
     def topic(self) -> str:
-        """The pane's name: its topic, or its URL when it has none."""
-        return self.source.config.topic or self.source.config.url
+        """The pane's name: its topic, or its URL (credentials masked) when it has none."""
+        return self.source.config.topic or redact(self.source.config.url)
 
     @property
     def log_view(self) -> EntryLog:
@@ -75,7 +76,6 @@ class StreamPane(Vertical):
         yield FilterBar()
 
     def on_mount(self) -> None:
-        self.set_interval(FLUSH_INTERVAL, self.flush)
         self._update_titles()
         self.start()
 
@@ -93,6 +93,8 @@ class StreamPane(Vertical):
         async for item in source.items():
             if source is self.source:  # a stream being replaced may still yield its last items
                 self._buffer.append(item)
+                if isinstance(item, StateChange):
+                    self._state_seen = item
                 if self.recorder is not None:
                     self._record(self.recorder, item)
 
@@ -105,9 +107,14 @@ class StreamPane(Vertical):
 
     def record(self, recorder: Recorder | None) -> None:
         """Record this pane's items to `recorder` from now on, or stop (None)."""
+        starting = recorder is not None and recorder is not self.recorder
         self.recorder = recorder
         self.set_class(recorder is not None, "-recording")
         self._update_titles()
+        if starting and recorder is not None and self._state_seen is not None:
+            # Started mid-stream: the recording opens in the current state, stamped now so a
+            # replay does not wait out the time before it.
+            self._record(recorder, replace(self._state_seen, at=self.clock()))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:

@@ -7,6 +7,9 @@ import math
 from textual.containers import VerticalScroll
 from textual.events import Resize
 
+from monitor.widgets.pane import StreamPane
+
+FLUSH_INTERVAL = 1 / 30  # seconds between screen updates: batches fast streams
 MIN_PANE_WIDTH = 44  # columns below which a pane's status bar stops being readable
 MIN_PANE_HEIGHT = 10  # rows below which a pane shows too few lines to be useful
 MAX_COLUMNS = 4  # the .tcss has a class for each column count up to this
@@ -14,6 +17,16 @@ MAX_COLUMNS = 4  # the .tcss has a class for each column count up to this
 
 class PaneGrid(VerticalScroll):
     """Sets `-cols-N` and `-scroll` classes; the sizes themselves live in monitor.tcss."""
+
+    def on_mount(self) -> None:
+        # One clock for every pane, so that their batches land in the same screen update.
+        self.set_interval(FLUSH_INTERVAL, self.flush_panes)
+
+    def flush_panes(self) -> None:
+        """Draw what every pane has buffered since the last tick."""
+        for pane in self.query_children(StreamPane):
+            # In the pane's own context: a message whose sender is this grid stops bubbling here.
+            pane.call_later(pane.flush)
 
     def on_resize(self, event: Resize) -> None:
         self.fit_columns()

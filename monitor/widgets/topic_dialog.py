@@ -22,7 +22,8 @@ def describe_topic(topic: dict[str, Any]) -> str:
     if topic.get("newest_id"):
         details.append(f"newest {topic['newest_id']}")
     if topic.get("subscribers") is not None:
-        details.append(f"{topic['subscribers']} subscribers")
+        count = topic["subscribers"]
+        details.append(f"{count} subscriber{'' if count == 1 else 's'}")
     return f"{topic.get('name', '?'):<12} " + " · ".join(details)
 
 

@@ -98,12 +98,12 @@ class RedisBackend:
         self._block_ms = int(block_seconds * 1000)
         self._max_backoff = max_backoff
         self._lease_seconds = lease_seconds
-        # One immediate retry: after a Redis restart each pooled connection fails once. (An XADD
-        # whose reply is lost can then be stored twice; failing every first write is worse.)
         database = urlsplit(url).path.strip("/")
         if url.startswith(("redis:", "rediss:")) and database and not database.isdigit():
             raise ValueError(f"the database in {redacted(url)} must be a number, as in "
                              "redis://HOST:PORT/0")
+        # One immediate retry: after a Redis restart each pooled connection fails once. (An XADD
+        # whose reply is lost can then be stored twice; failing every first write is worse.)
         self._redis: Redis = Redis.from_url(
             url, decode_responses=True, retry=Retry(NoBackoff(), 1),
             socket_connect_timeout=2.0, socket_timeout=block_seconds + 3.0,
@@ -274,6 +274,9 @@ class RedisBackend:
             last = await self._newest_id(topic)
             started.set()
             while True:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError  # redis-py can swallow a cancel of a blocked read
                 with self._talking():
                     reply = await self._redis.xread({key: last}, count=500, block=self._block_ms)
                 for _key, items in reply:

@@ -46,7 +46,7 @@ def test_jsonl_from_three_topics(demo_server: ServerProcess) -> None:
         assert isinstance(row["event"], str) and row["event"] not in ("heartbeat", "gap")
         assert isinstance(json.loads(row["data"]), dict)  # data kept as the JSON text it was
     assert_one_line_each(done.stderr)
-    assert "[progress] live" in done.stderr and "12 events received" in done.stderr
+    assert "[progress] live" in done.stderr and "--max-events 12 reached" in done.stderr
 
 
 def test_last_event_id_resumes_and_a_bad_one_reports_the_gap(demo_server: ServerProcess) -> None:

@@ -154,7 +154,29 @@ async def test_the_record_key_records_the_focused_pane_from_then_on(
     path = tmp_path / recording_name(scenario.now)
     entries = list(read_recording(path))
     assert {entry.stream.topic for entry in entries} == {"logs"}
-    assert [entry.item for entry in entries] == [item for item in recorded]
+    # started mid-stream: it opens with the state the pane was in, as of the key press
+    assert [entry.item for entry in entries] == [StateChange(State.LIVE, scenario.now, status=200),
+                                                 *recorded]
+
+
+@pytest.mark.anyio
+async def test_a_recording_started_mid_stream_replays_in_the_state_it_was_started_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    scenario = three_topics()
+    async with scenario.app().run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "s")
+        scenario.sources["logs"].push(*later_logs(3))
+        await settle(pilot)
+    path = tmp_path / recording_name(scenario.now)
+    feed = ReplayFeed.create(str(path), list(read_recording(path)), speed=0)
+    app = MonitorApp.for_replay(feed)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await replay_to_the_end(pilot, feed)
+        (pane,) = panes(app)
+        assert pane.state is State.LIVE and pane.renderer.stats.events == 3
 
 
 def full_disk() -> TextIO:

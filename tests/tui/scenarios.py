@@ -97,7 +97,7 @@ class Scenario:
             self.sources[cfg.topic or cfg.url] = source
             return source
 
-        async def topics(url: str) -> list[dict[str, Any]]:
+        async def topics(_config: StreamConfig) -> list[dict[str, Any]]:
             return TOPICS
 
         return MonitorApp([cfg for cfg, _ in self.streams], clock=self.clock,

@@ -6,6 +6,7 @@ from rich.console import Console
 
 from monitor.events import Gap, Heartbeat, State
 from monitor.render import PaneRenderer
+from server import wire
 from tests.tui.scenarios import T0, change, event, formats, simulated
 
 
@@ -115,3 +116,15 @@ def test_rate_and_heartbeat_age_follow_the_given_clock() -> None:
     assert stats.heartbeat(T0 + 10.5, None) == ("♥ 0s", "pulse")
     assert stats.heartbeat(T0 + 13, None) == ("♥ 3s", "ok")
     assert stats.heartbeat(T0 + 21, None) == ("♥ overdue 11s", "overdue")
+
+
+def test_the_raw_view_shows_the_frames_exactly_as_on_the_wire() -> None:
+    renderer = PaneRenderer()
+    frames = [wire.encode_frame("custom", wire.to_json({"n": seq}), f"a-{seq}") for seq in (1, 2)]
+    renderer.feed(change(State.LIVE, T0))
+    for seq in (1, 2):
+        renderer.feed(event("custom", {"n": seq}, seq, T0, epoch="a"))
+    console = Console(width=100, record=True, color_system=None)
+    for entry in renderer.raw.entries:
+        console.print(entry.renderable)
+    assert console.export_text() == "# live\n" + b"".join(frames).decode()  # blank line after each

@@ -1,0 +1,61 @@
+"""The pane's virtual list: follows the tail, stays put when scrolled back, caps its entries."""
+
+from __future__ import annotations
+
+import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from monitor.render.entries import Entry
+from monitor.widgets.entry_log import EntryLog
+
+pytestmark = pytest.mark.anyio
+
+
+def entries(start: int, count: int, built: list[int] | None = None) -> list[Entry]:
+    """Lazy entries `line N`; `built` collects the N of those whose Text was made."""
+    def make(n: int) -> Text:
+        if built is not None:
+            built.append(n)
+        return Text(f"line {n}")
+    return [Entry.lazy(make, n) for n in range(start, start + count)]
+
+
+class LogApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield EntryLog(max_entries=50)
+
+
+def visible(log: EntryLog) -> list[str]:
+    return [log.render_line(y).text.strip() for y in range(log.scrollable_content_region.height)]
+
+
+async def test_follows_the_tail_and_stays_put_when_scrolled_back() -> None:
+    app = LogApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        log = app.query_one(EntryLog)
+        log.extend(entries(0, 30))
+        await pilot.pause()
+        assert visible(log)[-1] == "line 29"
+        log.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        log.extend(entries(30, 10))
+        await pilot.pause()
+        assert log.scroll_offset.y == 0 and visible(log)[0] == "line 0"
+        log.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        log.extend(entries(40, 5))
+        await pilot.pause()
+        assert visible(log)[-1] == "line 44"
+
+
+async def test_keeps_the_newest_entries_and_renders_only_what_is_seen() -> None:
+    app = LogApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        log = app.query_one(EntryLog)
+        built: list[int] = []
+        log.extend(entries(0, 500, built))
+        await pilot.pause()
+        assert visible(log)[-1] == "line 499"
+        assert built and min(built) >= 490  # only the rows in view (10 lines) were made
+        assert [entry.plain for entry in log.entries] == [f"line {n}" for n in range(450, 500)]
