@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
+import functools
 import gc
 import os
 import sys
@@ -26,6 +29,7 @@ from monitor.widgets.replay_screen import ReplayScreen
 KEYMAP_VARIABLE = "SSE_MONITOR_KEYS"
 DEFAULT_MAX_LINES = 2000
 GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
+HEAP_TRIM_INTERVAL = 30.0  # seconds between giving the C heap's free pages back to the OS
 
 
 async def load_topics(config: StreamConfig) -> list[dict[str, Any]]:
@@ -81,6 +85,7 @@ class MonitorApp(App[None]):
         if self.initial_keymap:
             self.set_keymap(self.initial_keymap)
         self.call_after_refresh(calm_garbage_collector)
+        self.set_interval(HEAP_TRIM_INTERVAL, release_free_heap)
 
 
 def calm_garbage_collector() -> None:
@@ -94,6 +99,29 @@ def calm_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where the C library has none (macOS, musl, Windows)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+def release_free_heap() -> bool:
+    """Return the free pages inside the C heap to the OS; False where that is not possible.
+
+    At thousands of events a second glibc's heap fragments: memory in use stays flat, but free
+    chunks it keeps grew RSS by about 2 MB a minute (bench/NOTES.md, "Monitor memory").
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 def parse_keymap(spec: str) -> Keymap:

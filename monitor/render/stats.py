@@ -64,7 +64,7 @@ class PaneStats:
         return f"♥ {age:.0f}s", "pulse" if age < PULSE else "ok"
 
     def gaps_text(self) -> str:
-        """`⚠ gaps 1`, or empty while the stream is complete: drawn first, so it is never cut off."""
+        """`⚠ gaps 1`, or empty while the stream is complete: drawn first, never cut off."""
         return f"⚠ gaps {self.gaps}" if self.gaps else ""
 
     def summary(self, now: float) -> str:

@@ -32,14 +32,15 @@ class EntryLog(ScrollView, can_focus=True):
 
     Adding entries costs list appends: rows are rendered only when they come into view (RichLog
     renders every line it is given), so the work per frame is bounded by the lines in view.
-    Rows not yet rendered count as one line until they are.
+    Rows not yet rendered count as high as the average rendered row, so the scrollbar is to scale.
     """
 
     def __init__(self, max_entries: int) -> None:
         super().__init__()
         self.max_entries = max_entries
         self._rows: list[_Row] = []
-        self._heights: list[int] = []  # lines per row, 1 until rendered
+        self._heights: list[int] = []  # lines per row, 0 until rendered
+        self._measured = (0, 0)  # (rows, lines) rendered at this width: guesses the others
         self._cached: list[_Row] = []  # rows holding strips: only those in view stay so
         self._offsets: list[int] | None = None  # first line of each row (and the total), cached
         self._width = 0  # the width the rendered rows were wrapped at
@@ -75,7 +76,7 @@ class EntryLog(ScrollView, can_focus=True):
             return
         follow = self._follow if follow is None else follow
         self._rows.extend(rows[-self.max_entries:])
-        self._heights.extend([1] * min(len(rows), self.max_entries))
+        self._heights.extend([0] * min(len(rows), self.max_entries))
         if (excess := len(self._rows) - self.max_entries) > 0:
             del self._rows[:excess], self._heights[:excess]
         self._changed(follow)
@@ -88,6 +89,8 @@ class EntryLog(ScrollView, can_focus=True):
     def on_resize(self, event: Resize) -> None:
         if self._content_width() != self._width:  # rows wrapped at the old width are redone
             self._changed(follow=True)
+        elif self._follow:  # shorter (a live panel opened): the end moved down, and so do we
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     # -- rendering -------------------------------------------------------------------------------
 
@@ -100,7 +103,8 @@ class EntryLog(ScrollView, can_focus=True):
             self._width = width
             for row in self._rows:
                 row.strips = None
-            self._heights = [1] * len(self._rows)
+            self._heights = [0] * len(self._rows)
+            self._measured = (0, 0)
             self._cached = []
             self._offsets = None
             self._version += 1
@@ -136,6 +140,9 @@ class EntryLog(ScrollView, can_focus=True):
             row.strips = self._render(row, self._width, self._style)
             self._cached.append(row)
             if len(row.strips) != self._heights[index]:
+                if not self._heights[index]:
+                    rows, lines = self._measured
+                    self._measured = (rows + 1, lines + len(row.strips))
                 self._heights[index] = len(row.strips)
                 self._offsets = None
                 self._version += 1
@@ -156,7 +163,10 @@ class EntryLog(ScrollView, can_focus=True):
 
     def _line_offsets(self) -> list[int]:
         if self._offsets is None:
-            self._offsets = list(accumulate(self._heights, initial=0))
+            rows, lines = self._measured
+            guess = max(round(lines / rows), 1) if rows else 1
+            self._offsets = list(accumulate((height or guess for height in self._heights),
+                                            initial=0))
         return self._offsets
 
     def _update_virtual_size(self) -> None:

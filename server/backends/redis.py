@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import re
@@ -68,6 +69,42 @@ def _no_such_key(error: Exception) -> bool:
     return isinstance(error, ResponseError) and "no such key" in str(error).lower()
 
 
+def _honour_cancel() -> None:
+    """Raise a cancel that redis-py swallowed, before the cancelled task talks to Redis again.
+
+    On Python 3.11 redis-py's writes go through asyncio.wait_for, which drops a cancel that arrives
+    as the write completes (CPython gh-86296): a busy publisher would otherwise never stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+@dataclass(slots=True)
+class _Tenure:
+    """Until when the exclusive work in this context may write: its lease's expiry as last known.
+
+    A clock, not only a flag: a process paused past the expiry learns it has no lease only on
+    its next renewal, and must not publish before then (see run_exclusive).
+    """
+
+    until: float
+    lease_key: str = ""
+    token: str = ""
+
+    def held(self) -> bool:
+        return asyncio.get_running_loop().time() < self.until
+
+
+_tenure: contextvars.ContextVar[_Tenure | None] = contextvars.ContextVar("tenure", default=None)
+# XADD only while the lease is ours, checked by Redis itself: a write already on its way when
+# the lease expired (the process paused, say) cannot land after another process took over.
+_FENCED_XADD = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3], 'data', ARGV[4])
+"""
+
+
 def _first_cause(error: BaseException) -> BaseException:
     """The first error inside nested exception groups (from a TaskGroup of publishers)."""
     while isinstance(error, BaseExceptionGroup):
@@ -108,6 +145,7 @@ class RedisBackend:
             url, decode_responses=True, retry=Retry(NoBackoff(), 1),
             socket_connect_timeout=2.0, socket_timeout=block_seconds + 3.0,
         )
+        self._fenced_xadd = self._redis.register_script(_FENCED_XADD)
         self.where = redacted(url)
         self._problem: str | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -167,11 +205,21 @@ class RedisBackend:
         return Entry(entry_id, event, data, wire.encode_frame(event, data, entry_id))
 
     async def append(self, topic: str, event: str, data: str) -> Entry:
+        _honour_cancel()
+        if (tenure := _tenure.get()) is not None and not tenure.held():
+            raise asyncio.CancelledError  # the lease is lost or given up: publish once, not twice
         with self._talking():
-            entry_id = await self._redis.xadd(
-                self._key(topic), {"event": event, "data": data},
-                maxlen=self.backlog, approximate=True,
-            )
+            if tenure is None:
+                entry_id = await self._redis.xadd(
+                    self._key(topic), {"event": event, "data": data},
+                    maxlen=self.backlog, approximate=True,
+                )
+            else:
+                entry_id = await self._fenced_xadd(
+                    keys=[self._key(topic), tenure.lease_key],
+                    args=[tenure.token, self.backlog, event, data])
+        if entry_id is None:
+            raise asyncio.CancelledError  # Redis says the lease is another's now
         return self._entry(entry_id, event, data)
 
     async def replay(self, topic: str, after: str) -> Replay:
@@ -274,9 +322,7 @@ class RedisBackend:
             last = await self._newest_id(topic)
             started.set()
             while True:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError  # redis-py can swallow a cancel of a blocked read
+                _honour_cancel()
                 with self._talking():
                     reply = await self._redis.xread({key: last}, count=500, block=self._block_ms)
                 for _key, items in reply:
@@ -309,36 +355,51 @@ class RedisBackend:
                                  sleep=self._lease_seconds / 10, thread_local=False)
         token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"  # says who holds it
         while True:
+            _honour_cancel()  # not redis-py's blocking acquire: it polls on after a lost cancel
+            asked = asyncio.get_running_loop().time()
             try:
                 with self._talking():
-                    await lease.acquire(token=token)
+                    acquired = await lease.acquire(token=token, blocking=False)
             except ConnectionError:
                 await asyncio.sleep(self._max_backoff)
                 continue
+            if not acquired:
+                await asyncio.sleep(self._lease_seconds / 10)
+                continue
             log.info("this process now runs %s (lease %s)", name, token)
-            try:
-                await self._work_while_held(lease, work)
-            finally:  # also on shutdown, so another process takes over at once
-                with contextlib.suppress(ConnectionError, LockError), self._talking():
-                    await lease.release()
+            tenure = _Tenure(asked + self._lease_seconds, str(lease.name), token)
+            await self._work_while_held(lease, tenure, work)
             await asyncio.sleep(self._lease_seconds / 3)  # lets a restart not spin
 
-    async def _work_while_held(self, lease: Lock, work: Callable[[], Awaitable[None]]) -> None:
-        task = asyncio.create_task(work())
+    async def _work_while_held(self, lease: Lock, tenure: _Tenure,
+                               work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` while renewing the lease; stop it for sure before giving the lease up."""
+        context = contextvars.copy_context()
+        context.run(_tenure.set, tenure)  # the work's appends check it (see append)
+        task = asyncio.create_task(work(), context=context)
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=self._lease_seconds / 3)
+                _honour_cancel()
                 if task.done():
                     break
+                asked = asyncio.get_running_loop().time()
                 with self._talking():
                     await lease.reacquire()  # LockNotOwnedError: expired, maybe taken over
+                tenure.until = asked + self._lease_seconds
         except (ConnectionError, LockError) as exc:
             log.warning("lost the lease for %s: %s", lease.name, exc)
         finally:
+            tenure.until = 0.0  # from now on the work cannot publish, whatever becomes of cancel
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({task})
-        if not task.cancelled() and (error := task.exception()) is not None:
+            # Bounded, so that shutdown never hangs, and well within the lease's expiry.
+            await asyncio.wait({task}, timeout=self._lease_seconds / 3)
+            if task.done():  # also on shutdown, so another process takes over at once
+                with contextlib.suppress(ConnectionError, LockError), self._talking():
+                    await lease.release()
+            else:  # it cannot write any more; the lease expires by itself
+                log.warning("%s did not stop at once; its lease is left to expire", lease.name)
+        if task.done() and not task.cancelled() and (error := task.exception()) is not None:
             cause = _first_cause(error)
             log.warning("%s stopped: %s", lease.name, cause,
                         exc_info=None if isinstance(cause, ConnectionError) else cause)

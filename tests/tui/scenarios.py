@@ -27,6 +27,7 @@ T0 = 1_764_000_000.0  # the scripted streams' epoch
 BASE_URL = "http://127.0.0.1:8000/stream"
 EPOCH = "3f9a01c2"
 HEARTBEAT = 2.0
+TRANSIT = (0.004, 0.003, 0.006, 0.002, 0.011, 0.004, 0.005)  # seconds from publish to arrival
 TOPICS = [{"name": "progress", "kind": "progress", "newest_id": f"{EPOCH}-118", "subscribers": 2},
           {"name": "logs", "kind": "logs", "newest_id": f"{EPOCH}-301", "subscribers": 1},
           {"name": "tokens", "kind": "tokens", "newest_id": f"{EPOCH}-904", "subscribers": 3}]
@@ -68,9 +69,10 @@ def simulated(topic: str, count: int, *, start: float = T0, first_seq: int = 1,
         while next_beat <= at:
             items.append(heartbeat(next_beat, topic))
             next_beat += HEARTBEAT
-        stamped = {**data, "ts": round(at, 3)}
+        published = at - TRANSIT[seq % len(TRANSIT)]  # so the panes show a plausible latency
+        stamped = {**data, "ts": round(published, 3)}
         if "level" in data:
-            stamped["timestamp"] = datetime.fromtimestamp(at, UTC).isoformat(
+            stamped["timestamp"] = datetime.fromtimestamp(published, UTC).isoformat(
                 timespec="milliseconds")
         items.append(event(name, stamped, seq, at, epoch))
     return items

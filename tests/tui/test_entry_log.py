@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.widgets import Static
 
 from monitor.render.entries import Entry
 from monitor.widgets.entry_log import EntryLog
@@ -59,3 +60,40 @@ async def test_keeps_the_newest_entries_and_renders_only_what_is_seen() -> None:
         assert visible(log)[-1] == "line 499"
         assert built and min(built) >= 490  # only the rows in view (10 lines) were made
         assert [entry.plain for entry in log.entries] == [f"line {n}" for n in range(450, 500)]
+
+
+class LogOverPanelApp(App[None]):
+    """A log over a panel that comes and goes, as a pane's live panel does."""
+
+    CSS = "EntryLog { height: 1fr; } #panel { height: 5; display: none; }"
+
+    def compose(self) -> ComposeResult:
+        yield EntryLog(max_entries=500)
+        yield Static("live", id="panel")
+
+
+def three_line_entries(count: int) -> list[Entry]:
+    return [Entry(Text(f"entry {n}\n  detail\n  more"), f"entry {n}") for n in range(count)]
+
+
+async def test_the_scrollbar_is_at_the_end_while_following_when_the_log_shrinks() -> None:
+    app = LogOverPanelApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        log = app.query_one(EntryLog)
+        log.extend(entries(0, 100))
+        await pilot.pause()
+        app.query_one("#panel").display = True
+        await pilot.pause()
+        assert log.size.height == 15  # the panel took 5 lines
+        assert log.scroll_offset.y == log.max_scroll_y > 0 and visible(log)[-1] == "line 99"
+
+
+async def test_rows_not_yet_drawn_count_as_high_as_the_drawn_ones() -> None:
+    app = LogApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        log = app.query_one(EntryLog)
+        log.max_entries = 200
+        log.extend(three_line_entries(200))
+        await pilot.pause()
+        assert log.virtual_size.height == 3 * 200  # so the scrollbar's thumb is to scale
+        assert log.scroll_offset.y == log.max_scroll_y and visible(log)[-1] == "more"
