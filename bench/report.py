@@ -152,7 +152,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 def render(results: dict[str, Any]) -> str:
     machine = results["machine"]
     lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, "
-             f"uvicorn {machine['uvicorn']}; {machine['when']}", ""]
+             f"uvicorn {machine['uvicorn']} ({machine.get('uvicorn_speedups', '?')}); "
+             f"{machine['when']}", ""]
     for scenario in results.get("fanout", []):
         lines += [*_fanout_table(scenario), ""]
     if "idle" in results:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import platform
@@ -94,7 +95,14 @@ def machine() -> dict[str, Any]:
                   if line.startswith("model name")), platform.processor())
     return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
             "platform": platform.platform(), "uvicorn": uvicorn.__version__,
+            "uvicorn_speedups": _installed("uvloop", "httptools"),
             "when": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+
+
+def _installed(*modules: str) -> str:
+    """Which of uvicorn's optional speed-ups it picks up here (loop="auto", http="auto")."""
+    found = [name for name in modules if importlib.util.find_spec(name) is not None]
+    return " + ".join(found) or "none (asyncio + h11)"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
