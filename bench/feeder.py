@@ -19,7 +19,7 @@ from typing import Any
 from server.broker import Broker
 from server.cli import StreamingServer, uvicorn_config
 from server.settings import ServerSettings
-from server.simulators import steps_for
+from server.simulators import paced, steps_for
 
 TOPICS = {"tokens-a": "tokens", "tokens-b": "tokens", "logs-a": "logs", "logs-b": "logs"}
 SCRIPT_LENGTH = 5000  # simulator steps per topic, replayed in a loop
@@ -37,17 +37,11 @@ async def feed(broker: Broker, rate: float) -> None:
     for topic in TOPICS:
         broker.add_topic(topic)
     cycles = {topic: itertools.cycle(steps) for topic, steps in scripts().items()}
-    loop = asyncio.get_running_loop()
-    start, sent = loop.time(), 0
-    while True:
-        due = int((loop.time() - start) * rate)
-        while sent < due:
-            sent += 1
-            now = time.time()
-            for topic, steps in cycles.items():
-                event, data = next(steps)
-                await broker.publish(topic, event, json.dumps({**data, "ts": now}))
-        await asyncio.sleep(max(start + (sent + 1) / rate - loop.time(), 0.001))
+    async for _ in paced(rate):
+        now = time.time()
+        for topic, steps in cycles.items():
+            event, data = next(steps)
+            await broker.publish(topic, event, json.dumps({**data, "ts": now}))
 
 
 async def serve(port: int, rate: float, heartbeat: float) -> None:

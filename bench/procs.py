@@ -136,17 +136,27 @@ class RedisProcess(ServerProcess):
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
-        return [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", self.workdir.name]
+        return redis_command(self.binary, self.port, self.workdir.name)
 
     def ready(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
+        return redis_answers(self.port)
 
     def stop(self) -> None:
         super().stop()
         self.workdir.cleanup()
+
+
+def redis_command(binary: str, port: int, workdir: str) -> list[str]:
+    """A loopback redis-server without persistence (the Redis tests use it too)."""
+    return [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", workdir]
+
+
+def redis_answers(port: int) -> bool:
+    """Whether the redis-server on `port` answers PING."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -198,14 +198,20 @@ async def run_simulator(publish: Publish, topic: str, seed: int, speed: float) -
         await publish(topic, event, wire.to_json(_stamp(data, time.time())))
 
 
-async def run_ticker(publish: Publish, rate: float, topic: str = "ticker") -> None:
-    """`rate` events/s of {"seq", "ts_ns"}, in batches per loop tick so high rates stay exact."""
+async def paced(rate: float) -> AsyncIterator[int]:
+    """1, 2, 3, ... at `rate` a second, in batches per loop tick so high rates stay exact."""
     loop = asyncio.get_running_loop()
     start, sent = loop.time(), 0
     while True:
         due = int((loop.time() - start) * rate)
         while sent < due:
             sent += 1
-            await publish(topic, "tick", wire.to_json({"seq": sent, "ts_ns": time.time_ns()}))
-        # Sleep until the next event is due, but at least ~1 ms: high rates go out in batches.
+            yield sent
+        # Sleep until the next one is due, but at least ~1 ms: high rates go out in batches.
         await asyncio.sleep(max(start + (sent + 1) / rate - loop.time(), 0.001))
+
+
+async def run_ticker(publish: Publish, rate: float, topic: str = "ticker") -> None:
+    """`rate` events/s of {"seq", "ts_ns"}: the load generator of `--ticker`."""
+    async for seq in paced(rate):
+        await publish(topic, "tick", wire.to_json({"seq": seq, "ts_ns": time.time_ns()}))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.procs import redis_answers, redis_command
 from tests.servers import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -31,11 +31,8 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         assert REDIS_SERVER is not None
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )
+        self.proc = subprocess.Popen(redis_command(REDIS_SERVER, self.port, str(self.workdir)),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -47,12 +44,7 @@ class RedisServer:
         raise RuntimeError(f"redis-server on port {self.port} did not answer in {timeout}s")
 
     def ping(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
+        return redis_answers(self.port)
 
     def stop(self) -> None:
         """SIGKILL: Redis goes away as in a crash, with everything it held."""
