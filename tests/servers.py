@@ -15,6 +15,17 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def read_head(sock: socket.socket, bufsize: int = 4096) -> bytes:
+    """Bytes received until the end of an HTTP response head, or until the peer closed."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(bufsize)
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
 def free_port() -> int:
     """A loopback port that was free a moment ago."""
     with socket.socket() as sock:

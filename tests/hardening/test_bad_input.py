@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.hardening.conftest import FIGURES
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, read_head
 
 TOKEN = "fuzz-token-71c3"
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # not allowed in an HTTP field value
@@ -48,12 +48,7 @@ def exchange(port: int, head: bytes, body: bytes = b"") -> tuple[int, dict[str, 
     """Send one raw request; return the status, headers and the first bytes of the body."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(head + body)
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            received += chunk
+        received = read_head(sock, 65536)
         status_line, _, rest = received.partition(b"\r\n")
         fields, _, content = rest.partition(b"\r\n\r\n")
         headers = {}

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 
 from tests.server.helpers import subscribers
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, read_head
 
 Factory = Callable[..., ServerProcess]
 
@@ -21,13 +21,7 @@ def open_stream_from(port: int, source: str, topic: str = "t1") -> tuple[socket.
     sock.settimeout(5)
     sock.connect(("127.0.0.1", port))
     sock.sendall(f"GET /stream?topic={topic} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        head += chunk
-    return sock, head
+    return sock, read_head(sock)
 
 
 def assert_refused(head: bytes, status: bytes, retry_after: bool = True) -> None:

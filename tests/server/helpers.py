@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import httpx
 
+from tests.servers import read_head
 from tests.sse_reference import ParsedEvent, ReferenceParser
 
 
@@ -102,10 +103,7 @@ def raw_stream_socket(port: int, topic: str, rcvbuf: int | None = None) -> socke
     sock.settimeout(5)
     sock.connect(("127.0.0.1", port))
     sock.sendall(f"GET /stream?topic={topic} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(4096)
-        assert chunk, "server closed before answering"
-        head += chunk
+    head = read_head(sock)
+    assert b"\r\n\r\n" in head, "server closed before answering"
     assert head.startswith(b"HTTP/1.1 200"), head
     return sock
