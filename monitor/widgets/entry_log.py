@@ -6,15 +6,17 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from itertools import accumulate
 
-from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual.events import Resize
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from monitor.render.entries import Entry
+from monitor.widgets.strips import render_strips
+
+SCROLLBAR_SYNC = 0.25  # seconds between scrollbar redraws while following the tail
 
 
 class _Row:
@@ -49,6 +51,8 @@ class EntryLog(ScrollView, can_focus=True):
         self._follow = True  # showing the newest lines: until the user scrolls back
         self._window_key: tuple[object, ...] | None = None
         self._window: list[Strip] = []  # the lines in view, built once per frame
+        self._scrollbar_sync: Timer | None = None  # pending redraw of the scrollbar
+        self._blank = Strip.blank(0)  # below the last row
 
     @property
     def entries(self) -> list[Entry]:
@@ -120,10 +124,9 @@ class EntryLog(ScrollView, can_focus=True):
         self._version += 1
         if follow and width:  # the end is exact: a frame that follows shows no half-placed rows
             self._render_tail(self.scrollable_content_region.height)
-        self._update_virtual_size()
         if follow:
             self._follow = True
-            self.scroll_end(animate=False, immediate=False, x_axis=False)
+        self._update_virtual_size()
         self.refresh()
 
     def _render_tail(self, height: int) -> None:
@@ -149,16 +152,7 @@ class EntryLog(ScrollView, can_focus=True):
         return len(row.strips)
 
     def _render(self, row: _Row, width: int, style: Style) -> list[Strip]:
-        """The entry's lines, wrapped, padded to `width` and drawn over `style`: one Strip each
-        (a Strip is eight objects; making it once saves a crop and a restyle per frame)."""
-        renderable = row.entry.renderable
-        if isinstance(renderable, Text) and "\t" in renderable.plain:
-            renderable = renderable.copy()
-            renderable.expand_tabs()
-        console = self.app.console
-        segments = console.render(renderable, console.options.update_width(max(width, 1)))
-        lines = Segment.split_and_crop_lines(segments, width, style, include_new_lines=False)
-        strips = [Strip(Segment.apply_style(line, style), width) for line in lines]
+        strips = render_strips(self.app.console, row.entry.renderable, width, style)
         return strips or [Strip.blank(width, style)]
 
     def _line_offsets(self) -> list[int]:
@@ -171,8 +165,28 @@ class EntryLog(ScrollView, can_focus=True):
 
     def _update_virtual_size(self) -> None:
         size = Size(self._width, self._line_offsets()[-1])
-        if size != self.virtual_size:
-            self.virtual_size = size
+        changed = size != self.virtual_size
+        if changed:  # no layout pass (it repaints the whole screen): only the scrollbar changes
+            self.set_reactive(ScrollView.virtual_size, size)
+        if not self._follow:
+            if changed:
+                self._scroll_update(size)
+            return
+        # Following, a frame draws the tail whatever the offset: keep the offset at the end, and
+        # redraw the scrollbar (as many lines as the log) a few times a second, not per flush.
+        if changed:
+            self._refresh_scrollbars()  # one appearing or going changes the size: a layout pass
+        end = float(self.max_scroll_y)
+        if changed or self.scroll_y != end:
+            self.set_reactive(ScrollView.scroll_y, end)
+            self.set_reactive(ScrollView.scroll_target_y, end)
+            if self._scrollbar_sync is None:
+                self._scrollbar_sync = self.set_timer(SCROLLBAR_SYNC, self._sync_scrollbar)
+
+    def _sync_scrollbar(self) -> None:
+        self._scrollbar_sync = None
+        self._scroll_update(self.virtual_size)
+        self.vertical_scrollbar.position = self.scroll_y
 
     def _build_window(self, top: int, height: int, at_end: bool) -> list[Strip]:
         """The lines from `top` (or the last lines, `at_end`), rendering the rows they fall in,
@@ -215,19 +229,18 @@ class EntryLog(ScrollView, can_focus=True):
 
     def _settle(self, at_end: bool) -> None:
         self._update_virtual_size()
-        if at_end:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
-    def render_line(self, y: int) -> Strip:
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Once a frame, not once a line: the sizes and the style walk the DOM each time.
         width = self._content_width()
-        if y == 0:  # once a frame: the style walks every ancestor
-            self._set_format(width, self.rich_style)  # a first frame may come before on_resize
         scroll_y, height = self.scroll_offset.y, self.scrollable_content_region.height
+        self._set_format(width, self.rich_style)  # a first frame may come before on_resize
         at_end = self._follow  # rows growing into view must not push the end away
         if (scroll_y, at_end, width, height, self._version) != self._window_key:
-            self._set_format(width, self.rich_style)
             self._window = self._build_window(scroll_y, height, at_end)
             self._window_key = (scroll_y, at_end, width, height, self._version)
-        if y < len(self._window):
-            return self._window[y]
-        return Strip.blank(width, self._style)
+            self._blank = Strip.blank(width, self._style)
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        return self._window[y] if y < len(self._window) else self._blank

@@ -10,7 +10,6 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.events import DescendantFocus
 from textual.reactive import reactive
-from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from monitor.events import State, StateChange, StreamItem
@@ -29,6 +28,7 @@ from monitor.scripted import ItemSource
 from monitor.stream import StreamConfig
 from monitor.widgets.entry_log import EntryLog
 from monitor.widgets.filter_bar import FilterBar
+from monitor.widgets.live_panel import LivePanel
 from monitor.widgets.pane_status import PaneStatus
 
 SourceFactory = Callable[[StreamConfig], ItemSource]
@@ -72,7 +72,7 @@ class StreamPane(Vertical):
     def compose(self) -> ComposeResult:
         yield PaneStatus()
         yield EntryLog(self.max_lines)
-        yield Static(classes="live")
+        yield LivePanel()
         yield FilterBar()
 
     def on_mount(self) -> None:
@@ -173,10 +173,7 @@ class StreamPane(Vertical):
             self.log_view.extend(entry for entry in new if entry.matches(self.filter_text))
         if self.renderer.live_version != self._live_drawn:
             self._live_drawn = self.renderer.live_version
-            live = self.renderer.live()
-            panel = self.query_one(".live", Static)
-            panel.update(live if live is not None else "")
-            panel.display = live is not None and not self.raw_view
+            self.query_one(LivePanel).show(None if self.raw_view else self.renderer.live())
 
     def _rebuild(self) -> None:
         """Show the history again: after a filter or view change (the log renders what is seen)."""

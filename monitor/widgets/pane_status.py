@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label
@@ -30,13 +31,14 @@ class PaneStatus(Horizontal):
         shown = (state, stats.gaps_text(), stats.summary(now), *stats.heartbeat(now, None))
         if shown == self._shown:  # called ~30 times a second: touch the DOM only on change
             return
-        self._shown = shown
-        self.query_one(".state", Label).update(shown[0])
-        gaps = self.query_one(".gaps", Label)
-        gaps.update(shown[1])
-        gaps.display = bool(shown[1])
-        self.query_one(".summary", Label).update(shown[2])
+        previous, self._shown = self._shown, shown
+        labels = [self.query_one(f".{name}", Label) for name in ("state", "gaps", "summary")]
         beat = self.query_one(".heartbeat", Label)
-        beat.update(shown[3])
+        for index, label in enumerate([*labels, beat]):
+            if previous is None or shown[index] != previous[index]:
+                # A layout pass re-renders the whole screen: only when the label's width changes.
+                label.update(shown[index], layout=previous is None or
+                             cell_len(shown[index]) != cell_len(previous[index]))
+        labels[1].display = bool(shown[1])
         for name in HEARTBEAT_LEVELS:
             beat.set_class(name == shown[4], f"-{name}")

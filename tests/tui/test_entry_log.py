@@ -8,7 +8,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from monitor.render.entries import Entry
-from monitor.widgets.entry_log import EntryLog
+from monitor.widgets.entry_log import SCROLLBAR_SYNC, EntryLog
 
 pytestmark = pytest.mark.anyio
 
@@ -97,3 +97,21 @@ async def test_rows_not_yet_drawn_count_as_high_as_the_drawn_ones() -> None:
         await pilot.pause()
         assert log.virtual_size.height == 3 * 200  # so the scrollbar's thumb is to scale
         assert log.scroll_offset.y == log.max_scroll_y and visible(log)[-1] == "more"
+
+
+async def test_following_keeps_the_offset_at_the_end_and_the_scrollbar_catches_up() -> None:
+    app = LogApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        log = app.query_one(EntryLog)
+        log.extend(entries(0, 20))
+        await pilot.pause(SCROLLBAR_SYNC + 0.1)
+        bar = log.vertical_scrollbar
+        before = bar.window_virtual_size
+        log.extend(entries(20, 20))
+        assert log.scroll_offset.y == log.max_scroll_y  # at once: the next frame draws the end
+        assert bar.window_virtual_size == before  # not redrawn for every batch of rows ...
+        await pilot.pause()
+        assert visible(log)[-1] == "line 39"
+        await pilot.pause(SCROLLBAR_SYNC + 0.1)
+        assert bar.window_virtual_size == log.virtual_size.height == 40  # ... but soon after
+        assert bar.position == log.scroll_offset.y

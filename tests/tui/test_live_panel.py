@@ -1,0 +1,55 @@
+"""The live panel under a pane's log: newest lines when cut, layout passes only when needed."""
+
+from __future__ import annotations
+
+import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from monitor.widgets.live_panel import LivePanel
+
+pytestmark = pytest.mark.anyio
+
+
+class PanelApp(App[None]):
+    CSS = "LivePanel { height: auto; max-height: 4; }"
+
+    def compose(self) -> ComposeResult:
+        yield LivePanel()
+
+
+def shown(panel: LivePanel) -> list[str]:
+    return [panel.render_line(y).text.rstrip() for y in range(panel.content_size.height)]
+
+
+async def test_a_long_message_shows_its_newest_lines() -> None:
+    app = PanelApp()
+    async with app.run_test(size=(30, 12)) as pilot:
+        panel = app.query_one(LivePanel)
+        panel.show(Text("\n".join(f"token {n}" for n in range(10))))
+        await pilot.pause()
+        assert panel.display and panel.size.height == 4
+        assert shown(panel) == ["token 6", "token 7", "token 8", "token 9"]
+
+
+async def test_it_asks_for_a_layout_only_when_its_height_changes() -> None:
+    app = PanelApp()
+    async with app.run_test(size=(30, 12)) as pilot:
+        panel = app.query_one(LivePanel)
+        layouts: list[bool] = []
+        refresh = panel.refresh
+
+        def spy(*regions, layout: bool = False, **options):  # type: ignore[no-untyped-def]
+            layouts.append(layout)
+            return refresh(*regions, layout=layout, **options)
+
+        panel.refresh = spy  # type: ignore[method-assign]
+        panel.show(Text("one line"))
+        panel.show(Text("one line, longer"))
+        panel.show(Text("two\nlines"))
+        assert layouts[-3:] == [True, False, True]
+        await pilot.pause()
+        assert shown(panel) == ["two", "lines"]
+        panel.show(None)
+        await pilot.pause()
+        assert not panel.display
