@@ -50,6 +50,24 @@ def fanout(server: str, subs: int, rate: float, seconds: float, heartbeat: float
     return asdict(result)
 
 
+def capacity(scenario: dict[str, Any], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Ours at rising multiples of the scenario's rate until it falls behind: at the issue's
+    rate it delivers all there is, so a ratio to a saturated baseline is only a floor there."""
+    steps: list[dict[str, Any]] = []
+    if not scenario["runs"]["ours"]["kept_up"]:
+        return steps
+    for factor in args.capacity:
+        rate = scenario["rate"] * factor
+        print(f"fan-out {scenario['subs']} x {rate:g}/s: ours (capacity) ...", file=sys.stderr,
+              flush=True)
+        steps.append({"rate": rate, "run": fanout("ours", scenario["subs"], rate, args.seconds,
+                                                  args.heartbeat, args.procs,
+                                                  args.server_python)})
+        if not steps[-1]["run"]["kept_up"]:
+            break
+    return steps
+
+
 def redis_label(servers: int) -> str:
     return f"ours (redis, {servers} proc{'s' if servers > 1 else ''})"
 
@@ -118,6 +136,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
              "'' for none)")
     add("--redis-server", default=shutil.which("redis-server"), metavar="PATH",
         help="the redis-server binary")
+    add("--capacity", default="2,3,4,6", metavar="K,...",
+        help="then ours alone at K times each fan-out rate, in rising order until it falls "
+             "behind: its capacity, where the baselines are already saturated ('' for none)")
     add("--seconds", type=float, default=5.0, help="measurement window of each fan-out run")
     add("--heartbeat", type=float, default=5.0, help="server heartbeat interval in fan-out runs")
     add("--procs", type=int, default=1, help="client processes (the machine has 2 cores)")
@@ -142,12 +163,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     redis_asked = args.redis_procs is not None
     try:
         args.fanout = [tuple(int(n) for n in item.split("x")) for item in args.fanout.split(",")]
+        args.capacity = sorted(float(k) for k in args.capacity.split(",") if k.strip())
         args.ingest_rates = [int(n) for n in args.ingest_rates.split(",")]
         args.redis_procs = [int(n) for n in (args.redis_procs if redis_asked else "1,2").split(",")
                             if n.strip()]
     except ValueError:
         parser.error("--fanout takes SUBSxRATE,..., --ingest-rates RATE,... and --redis-procs "
-                     "N,... (integers)")
+                     "N,... (integers), --capacity K,... (numbers)")
+    if any(k <= 1 for k in args.capacity):
+        parser.error("--capacity: each factor must be above 1")
     if any(n < 1 for n in args.redis_procs):
         parser.error("--redis-procs: each count must be at least 1")
     if args.redis_procs and not args.redis_server:
@@ -185,7 +209,9 @@ def run(args: argparse.Namespace) -> None:
                 print(f"fan-out {subs} x {rate}/s: {label} ...", file=sys.stderr, flush=True)
                 runs[label] = fanout_redis(servers, subs, rate, args.seconds, args.heartbeat,
                                            args.procs, args.server_python, args.redis_server)
-            results["fanout"].append({"subs": subs, "rate": rate, "runs": runs})
+            scenario = {"subs": subs, "rate": rate, "runs": runs}
+            scenario["capacity"] = capacity(scenario, args)
+            results["fanout"].append(scenario)
     if "idle" in args.only:
         results["idle"] = {"subs": args.idle_subs, "runs": {}}
         for server in args.servers:

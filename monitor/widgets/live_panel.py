@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.console import RenderableType
 from textual.events import Resize
 from textual.geometry import Size
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 
 from monitor.widgets.strips import render_strips
+
+HOLD = 1.0  # seconds the panel keeps its height (or stays open, empty) after its content shrank
 
 
 class LivePanel(Widget):
     """As high as its content (up to the cap in the .tcss), showing its newest lines.
 
-    A token stream changes this panel in every frame; it asks for a layout pass (which
-    repaints the whole screen) only when its number of lines changes, not for every token.
+    A fast token stream changes this panel in every frame, and messages open and close many
+    times a second; each change of its height is a layout pass that repaints the whole screen.
+    So it grows at once, but shrinks or closes only once its content has been smaller for HOLD.
     """
 
     def __init__(self) -> None:
@@ -23,14 +29,42 @@ class LivePanel(Widget):
         self._renderable: RenderableType | None = None
         self._strips: list[Strip] = []
         self._width = 0
+        self._height = 0  # lines the layout gives it: at least its content's
+        self._smaller_since: float | None = None  # monotonic time the content became shorter
+        self._settle_timer: Timer | None = None
 
     def show(self, renderable: RenderableType | None) -> None:
-        """Draw `renderable` from now on; None hides the panel."""
+        """Draw `renderable` from now on; None closes the panel."""
         self._renderable = renderable
-        lines = len(self._strips)
         self._render_at(self._width)
-        self.display = renderable is not None
-        self.refresh(layout=len(self._strips) != lines)
+        needed = len(self._strips)
+        if not self.display:
+            if renderable is not None:  # not laid out yet, maybe: the layout measures it
+                self._resize(needed, shown=True)
+        elif needed > self._height:
+            self._resize(needed, shown=True)
+        elif needed < self._height or renderable is None:
+            self._smaller_since = self._smaller_since or time.monotonic()
+            if self._settle_timer is None:
+                self._settle_timer = self.set_timer(HOLD, self._settle)
+        else:
+            self._smaller_since = None
+        self.refresh()
+
+    def _resize(self, lines: int, shown: bool) -> None:
+        self._height, self._smaller_since = lines, None
+        self.display = shown
+        self.refresh(layout=True)
+
+    def _settle(self) -> None:
+        self._settle_timer = None
+        if self._smaller_since is None:
+            return
+        waited = time.monotonic() - self._smaller_since
+        if waited < HOLD:  # it grew back meanwhile, then shrank again later
+            self._settle_timer = self.set_timer(HOLD - waited, self._settle)
+        else:
+            self._resize(len(self._strips), shown=self._renderable is not None)
 
     def _render_at(self, width: int) -> None:
         self._width = width
@@ -43,12 +77,13 @@ class LivePanel(Widget):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if width != self._width:
             self._render_at(width)
-        return len(self._strips)
+            self._height = len(self._strips)
+        return self._height
 
     def on_resize(self, event: Resize) -> None:
         if self.content_size.width != self._width:
             self._render_at(self.content_size.width)
-            self.refresh(layout=True)
+            self._resize(len(self._strips), shown=self.display)
 
     def render_line(self, y: int) -> Strip:
         # Cut to the cap, the newest lines are the ones to see: the end of a long message.

@@ -13,7 +13,7 @@ import pytest
 
 from tests.servers import ROOT
 
-TINY_FANOUT = ["--fanout", "5x50", "--seconds", "1"]
+TINY_FANOUT = ["--fanout", "5x50", "--seconds", "1", "--capacity", "2"]
 TINY = [*TINY_FANOUT, "--redis-procs", "", "--idle-subs", "20", "--idle-seconds", "1.2",
         "--ingest-rates", "20", "--ingest-seconds", "1", "--ingest-warmup", "0.5"]
 
@@ -41,6 +41,10 @@ def test_every_benchmark_produces_its_figures(tmp_path: Path) -> None:
     assert set(scenario["runs"]) == {"ours", "sse-starlette", "fastapi-sse"}
     for name, run in scenario["runs"].items():
         assert_fanout_sane(name, run)
+    (step,) = scenario["capacity"]  # ours again at twice the rate
+    assert step["rate"] == 100 and step["run"]["spec"]["rate"] == 100
+    assert_fanout_sane("ours (capacity)", step["run"])
+    assert "Capacity of ours" in stdout
 
     for name, run in results["idle"]["runs"].items():
         assert run["connected"] == 20, name

@@ -6,7 +6,7 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from monitor.widgets.live_panel import LivePanel
+from monitor.widgets.live_panel import HOLD, LivePanel
 
 pytestmark = pytest.mark.anyio
 
@@ -45,11 +45,35 @@ async def test_it_asks_for_a_layout_only_when_its_height_changes() -> None:
 
         panel.refresh = spy  # type: ignore[method-assign]
         panel.show(Text("one line"))
+        await pilot.pause()
+        layouts.clear()
         panel.show(Text("one line, longer"))
+        assert not any(layouts)  # as high as before
         panel.show(Text("two\nlines"))
-        assert layouts[-3:] == [True, False, True]
+        assert any(layouts)  # higher: at once
         await pilot.pause()
         assert shown(panel) == ["two", "lines"]
+        layouts.clear()
+        panel.show(Text("one"))  # the next message of a fast stream: no layout pass yet
+        panel.show(None)
+        panel.show(Text("two\nlines"))
+        await pilot.pause()
+        assert not any(layouts) and panel.display and panel.size.height == 2
+
+
+async def test_it_shrinks_and_closes_once_its_content_has_stayed_smaller() -> None:
+    app = PanelApp()
+    async with app.run_test(size=(30, 12)) as pilot:
+        panel = app.query_one(LivePanel)
+        panel.show(Text("three\nlines\nhere"))
+        await pilot.pause()
+        panel.show(Text("one"))
+        await pilot.pause()
+        assert panel.size.height == 3 and shown(panel) == ["one", "", ""]
+        await pilot.pause(HOLD + 0.2)
+        assert panel.size.height == 1
         panel.show(None)
         await pilot.pause()
+        assert panel.display  # empty, for now
+        await pilot.pause(HOLD + 0.2)
         assert not panel.display
