@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ KEPT_UP_SHARE = 0.95  # ... while drawing at least this share of what was publis
 SAMPLE_INTERVAL = 0.1
 WARMUP = 3.0  # seconds after every pane drew its first event
 LAG_TICK = 0.01
+RSS_INTERVAL = 5.0  # seconds between memory samples
 REMEMBERED_EVENTS = 200_000  # per pane: ids whose publish time can still be looked up
 
 
@@ -84,11 +86,16 @@ async def _watch_loop_lag(lags: list[float]) -> None:
         lags.append(loop.time() - started - LAG_TICK)
 
 
-async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP) -> dict[str, Any]:
-    """One rate: open the app, wait for every pane to draw, then sample for `seconds`."""
+async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
+                  timed: bool = True) -> dict[str, Any]:
+    """One rate: open the app, wait for every pane to draw, then sample for `seconds`.
+
+    With `timed` False the panes read plain SSEStreams: no table of publish times grows the
+    app's memory (a soak), and nothing is behind or not (kept up is judged by the rate alone).
+    """
     configs = [StreamConfig(url=with_topic(f"{url}/stream", topic), topic=topic)
                for topic in TOPICS]
-    app = MonitorApp(configs, source_factory=TimedStream)
+    app = MonitorApp(configs, source_factory=TimedStream if timed else SSEStream)
     async with app.run_test(headless=True, size=(200, 60)):
         panes = list(app.screen.query(StreamPane))
         deadline = time.monotonic() + 15
@@ -112,16 +119,17 @@ async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP)
                     late = source.behind(pane.renderer.stats.last_id, now)
                     if late is not None:
                         behind.append(late * 1000)
-            if not rss or elapsed - rss[-1][0] >= 5:
+            if not rss or elapsed - rss[-1][0] >= RSS_INTERVAL:
                 rss.append((elapsed, rss_bytes_self()))
         drawn = sum(p.renderer.stats.events for p in panes) - drawn_before
         watcher.cancel()
         end_behind = behind[-PANES:]
     received_per_s = drawn / seconds
     behind_p99 = _percentile(behind, 0.99)
-    kept_up = (behind_p99 is not None and behind_p99 <= KEPT_UP_BEHIND_MS
-               and max(end_behind, default=KEPT_UP_BEHIND_MS + 1) <= KEPT_UP_BEHIND_MS
-               and received_per_s >= KEPT_UP_SHARE * PANES * rate)
+    on_time = not timed or (
+        behind_p99 is not None and behind_p99 <= KEPT_UP_BEHIND_MS
+        and max(end_behind, default=KEPT_UP_BEHIND_MS + 1) <= KEPT_UP_BEHIND_MS)
+    kept_up = on_time and received_per_s >= KEPT_UP_SHARE * PANES * rate
     return {
         "rate": rate, "seconds": seconds, "received_per_s": received_per_s,
         "behind_p50_ms": _percentile(behind, 0.5), "behind_p99_ms": behind_p99,
@@ -136,20 +144,20 @@ def rss_bytes_self() -> int:
     return rss_bytes(os.getpid())
 
 
-def _step(url: str, rate: float, seconds: float, warmup: float) -> dict[str, Any]:
+def _step(url: str, rate: float, seconds: float, warmup: float, timed: bool) -> dict[str, Any]:
     """One rate in a fresh process: `python -m bench.ingest --url URL --rate R --seconds S`."""
     done = subprocess.run(
         [sys.executable, "-m", "bench.ingest", "--url", url, "--rate", str(rate),
-         "--seconds", str(seconds), "--warmup", str(warmup)],
+         "--seconds", str(seconds), "--warmup", str(warmup), *([] if timed else ["--untimed"])],
         cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"ingest at {rate}/s failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout)
 
 
-def _with_feeder(rate: float, seconds: float, warmup: float) -> dict[str, Any]:
+def _with_feeder(rate: float, seconds: float, warmup: float, timed: bool = True) -> dict[str, Any]:
     with ServerProcess("bench.feeder", "--rate", str(rate)) as feeder:
-        return _step(feeder.url, rate, seconds, warmup)
+        return _step(feeder.url, rate, seconds, warmup, timed)
 
 
 def run(rates: list[int], seconds: float, soak_seconds: float = 0.0,
@@ -168,14 +176,18 @@ def run(rates: list[int], seconds: float, soak_seconds: float = 0.0,
         "loop_lag_p99_ms_at_highest": best["loop_lag_p99_ms"] if best else None,
     }
     if best and soak_seconds > 0:
-        soak = _with_feeder(best["rate"], soak_seconds, warmup)
+        soak = _with_feeder(best["rate"], soak_seconds, warmup, timed=False)
         samples = soak["rss_samples"]
-        warm = [s for s in samples if s[0] >= soak_seconds / 4] or samples
-        minutes = (warm[-1][0] - warm[0][0]) / 60
-        growth = (warm[-1][1] - warm[0][1]) / 1e6 / minutes if minutes > 0 else 0.0
+        # After the first quarter (bounded stores and windows filling), the least-squares slope
+        warm = [s for s in samples if s[0] >= soak_seconds / 4]
+        growth = (statistics.linear_regression([t / 60 for t, _ in warm],
+                                               [rss / 1e6 for _, rss in warm]).slope
+                  if len(warm) >= 2 else None)
         result["soak"] = {"rate": best["rate"], "seconds": soak_seconds,
                           "rss_start": samples[0][1], "rss_end": soak["rss_end"],
-                          "growth_mb_per_min": growth, "kept_up": soak["kept_up"]}
+                          "rss_by_minute": [rss for t, rss in samples if t % 60 < RSS_INTERVAL],
+                          "growth_mb_per_min": growth, "kept_up": soak["kept_up"],
+                          "received_per_s": soak["received_per_s"]}
     return result
 
 
@@ -185,8 +197,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, required=True, help="its events/s per topic")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=WARMUP)
+    parser.add_argument("--untimed", action="store_true",
+                        help="plain SSEStreams, no publish-time table: for memory over time")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.url, args.rate, args.seconds, args.warmup))))
+    print(json.dumps(asyncio.run(measure(args.url, args.rate, args.seconds, args.warmup,
+                                         timed=not args.untimed))))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 from textual.containers import VerticalScroll
 from textual.events import Resize
@@ -10,6 +11,8 @@ from textual.events import Resize
 from monitor.widgets.pane import StreamPane
 
 FLUSH_INTERVAL = 1 / 30  # seconds between screen updates: batches fast streams
+SLOWEST_FLUSH = 1 / 8  # under load the updates thin out, down to this interval
+DRAW_SHARE = 0.5  # under load, drawing (flushes and their screen update) gets this share of time
 MIN_PANE_WIDTH = 44  # columns below which a pane's status bar stops being readable
 MIN_PANE_HEIGHT = 10  # rows below which a pane shows too few lines to be useful
 MAX_COLUMNS = 4  # the .tcss has a class for each column count up to this
@@ -18,9 +21,23 @@ MAX_COLUMNS = 4  # the .tcss has a class for each column count up to this
 class PaneGrid(VerticalScroll):
     """Sets `-cols-N` and `-scroll` classes; the sizes themselves live in monitor.tcss."""
 
+    _next_flush = 0.0  # monotonic time of the next flush; later while the app is busy
+
     def on_mount(self) -> None:
         # One clock for every pane, so that their batches land in the same screen update.
-        self.set_interval(FLUSH_INTERVAL, self.flush_panes)
+        self.set_interval(FLUSH_INTERVAL, self._tick)
+
+    def _tick(self) -> None:
+        started = time.monotonic()
+        if started < self._next_flush:
+            return
+        self._next_flush = started + SLOWEST_FLUSH  # until this flush's cost is known
+        self.flush_panes()
+        self.call_after_refresh(self._paced, started)
+
+    def _paced(self, started: float) -> None:
+        """Time the next flush from what this one cost, the screen update and waiting included."""
+        self._next_flush = started + flush_delay(time.monotonic() - started)
 
     def flush_panes(self) -> None:
         """Draw what every pane has buffered since the last tick."""
@@ -43,3 +60,12 @@ class PaneGrid(VerticalScroll):
         for n in range(1, MAX_COLUMNS + 1):
             self.set_class(n == columns, f"-cols-{n}")
         self.set_class(rows * MIN_PANE_HEIGHT > height, "-scroll")
+
+
+def flush_delay(cost: float) -> float:
+    """Seconds from one flush to the next, given what the last one took until it was on screen.
+
+    A monitor that cannot draw everything must fall behind in frames, not in events: when drawing
+    takes more than DRAW_SHARE of the time, the updates thin out and the streams get the rest.
+    """
+    return min(SLOWEST_FLUSH, max(FLUSH_INTERVAL, cost / DRAW_SHARE))

@@ -15,7 +15,8 @@ from tests.servers import ROOT
 
 TINY_FANOUT = ["--fanout", "5x50", "--seconds", "1", "--capacity", "2"]
 TINY = [*TINY_FANOUT, "--redis-procs", "", "--idle-subs", "20", "--idle-seconds", "1.2",
-        "--ingest-rates", "20", "--ingest-seconds", "1", "--ingest-warmup", "0.5"]
+        "--ingest-rates", "20", "--ingest-seconds", "1", "--ingest-warmup", "0.5",
+        "--soak-seconds", "11"]
 
 
 def run_bench(tmp_path: Path, *args: str) -> tuple[dict[str, Any], str]:
@@ -55,6 +56,9 @@ def test_every_benchmark_produces_its_figures(tmp_path: Path) -> None:
     assert step["rate"] == 20 and step["received_per_s"] > 0
     assert step["behind_p99_ms"] is not None and step["loop_lag_p99_ms"] >= 0
     assert step["rss_end"] > 0
+    soak = results["ingest"]["soak"]  # plain streams, memory sampled every 5 s
+    assert soak["rate"] == 20 and soak["received_per_s"] > 0
+    assert soak["rss_by_minute"] and soak["growth_mb_per_min"] is not None
 
     assert [row["met"] for row in results["targets"]]  # the target table is filled in
     assert "| ours |" in stdout and "Targets" in stdout

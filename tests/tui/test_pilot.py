@@ -13,6 +13,7 @@ from monitor.app import MonitorApp
 from monitor.events import Event, Gap, State, StateChange, StreamItem
 from monitor.stream import SSEStream, StreamConfig, with_topic
 from monitor.widgets.pane import StreamPane
+from monitor.widgets.pane_grid import DRAW_SHARE, FLUSH_INTERVAL, SLOWEST_FLUSH, flush_delay
 from monitor.widgets.topic_dialog import TopicDialog
 from tests.servers import ServerProcess
 
@@ -146,3 +147,9 @@ async def test_server_killed_and_restarted(server_factory: Callable[..., ServerP
         gap = next(e for e in pane.renderer.history.entries if e.kind == "gap")
         assert "GAP" in gap.plain and "other-run" in gap.plain
         assert pane.renderer.stats.reconnects >= 1
+
+
+def test_screen_updates_thin_out_when_drawing_takes_long() -> None:
+    assert flush_delay(0.005) == FLUSH_INTERVAL  # an easy flush: thirty a second
+    assert flush_delay(0.040) == pytest.approx(0.040 / DRAW_SHARE)  # drawing gets its share
+    assert flush_delay(5.0) == SLOWEST_FLUSH  # however slow, still a few a second
