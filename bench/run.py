@@ -150,7 +150,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--ingest-warmup", type=float, default=3.0,
         help="seconds after the panes' first events before measuring")
     add("--soak-seconds", type=float, default=0.0,
-        help="then this long at the highest rate that kept up, for memory (the issue asks 600)")
+        help="then this long at the highest rate, for memory (the issue asks 600)")
     add("--server-python", default=sys.executable,
         help="interpreter the servers run on (another venv, to compare installs)")
     add("--json", type=Path, default=DEFAULT_RESULTS, help="where to write the results")

@@ -14,6 +14,37 @@ OVERDUE_FACTOR = 2.0  # heartbeats later than this many intervals are overdue
 LATENCY_REFRESHES = 2  # latency summaries a second: each sorts up to a minute of samples
 
 
+class RateCounter:
+    """Events per second over the last RATE_WINDOW seconds, kept as a count per second.
+
+    Not a timestamp per event: at thousands a second those would be a capped deque (which
+    made the rate wrong) or a long-lived object per event in the allocator.
+    """
+
+    __slots__ = ("_seconds",)
+
+    def __init__(self) -> None:
+        self._seconds: deque[list[int]] = deque()  # [second, events in it], oldest first
+
+    def add(self, at: float) -> None:
+        second = int(at)
+        if self._seconds and self._seconds[-1][0] >= second:  # a clock stepping back counts too
+            self._seconds[-1][1] += 1
+        else:
+            self._seconds.append([second, 1])
+
+    def rate(self, now: float) -> float:
+        start = now - RATE_WINDOW
+        while self._seconds and self._seconds[0][0] + 1 <= start:
+            self._seconds.popleft()
+        if not self._seconds:
+            return 0.0
+        total = sum(count for _, count in self._seconds)
+        oldest, count = self._seconds[0]
+        total -= count * max(0.0, start - oldest)  # the part of the oldest second outside
+        return total / RATE_WINDOW
+
+
 @dataclass(slots=True)
 class PaneStats:
     """What the pane has shown so far (counted from the items it drew, so it matches the view)."""
@@ -26,14 +57,14 @@ class PaneStats:
     last_id: str = ""
     last_heartbeat: float | None = None
     heartbeat_interval: float | None = None  # observed between the last two heartbeats
-    recent: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
+    recent: RateCounter = field(default_factory=RateCounter)
     latency: LatencyWindow = field(default_factory=LatencyWindow)  # fed by the renderer
     _latency_shown: tuple[int, str] = (-1, "")  # (refresh tick, text)
 
     def count(self, item: StreamItem) -> None:
         if isinstance(item, Event):
             self.events += 1
-            self.recent.append(item.received)
+            self.recent.add(item.received)
             self.last_id = item.id or self.last_id
         elif isinstance(item, Heartbeat):
             if self.last_heartbeat is not None:
@@ -49,9 +80,7 @@ class PaneStats:
 
     def rate(self, now: float) -> float:
         """Events per second over the last RATE_WINDOW seconds."""
-        while self.recent and self.recent[0] < now - RATE_WINDOW:
-            self.recent.popleft()
-        return len(self.recent) / RATE_WINDOW
+        return self.recent.rate(now)
 
     def heartbeat(self, now: float, expected: float | None) -> tuple[str, str]:
         """(text, level) of the heartbeat indicator; level is none, pulse, ok or overdue."""
