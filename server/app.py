@@ -135,7 +135,7 @@ def _start_publishers(broker: Broker, settings: ServerSettings,
                 run_simulator, broker.publish, name, seed, settings.speed))
     if settings.ticker:
         broker.add_topic("ticker", "ticker")
-        publishers.append(functools.partial(run_ticker, broker.publish, settings.ticker))
+        publishers.append(functools.partial(run_ticker, broker.publish_many, settings.ticker))
     if not publishers:
         return []
 

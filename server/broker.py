@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from server import wire
@@ -231,10 +231,15 @@ class Broker:
 
     async def publish(self, topic: str, event: str, data: str) -> Entry:
         """Append an event (data is one line of JSON), creating a custom topic if needed."""
-        target = self.add_topic(topic)  # following it before the first append
-        entry = await self.backend.append(topic, event, data)
-        target.published += 1
+        (entry,) = await self.publish_many(topic, [(event, data)])
         return entry
+
+    async def publish_many(self, topic: str, events: Sequence[tuple[str, str]]) -> list[Entry]:
+        """Append (event, data) pairs in order: one round trip to a shared backend."""
+        target = self.add_topic(topic)  # following it before the first append
+        entries = await self.backend.append_many(topic, events)
+        target.published += len(entries)
+        return entries
 
     async def subscribe(self, name: str, last_id: str | None) -> Subscription:
         """Register first, then snapshot the backlog, so replay and live neither gap nor overlap."""

@@ -5,7 +5,7 @@ The broker, routes and simulators talk only to this; they never know which backe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,6 +55,10 @@ class Backend(Protocol):
 
     async def append(self, topic: str, event: str, data: str) -> Entry:
         """Store an event and return it with its new id and encoded frame."""
+        ...
+
+    async def append_many(self, topic: str, events: Sequence[tuple[str, str]]) -> list[Entry]:
+        """Store (event, data) pairs in order, in one round trip where the store is remote."""
         ...
 
     async def replay(self, topic: str, after: str) -> Replay:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from server import wire
 from server.backends.base import Entry, GapInfo, Replay, TopicStats
@@ -63,6 +63,9 @@ class MemoryBackend:
         for queue in log.followers:
             queue.put_nowait(entry)
         return entry
+
+    async def append_many(self, topic: str, events: Sequence[tuple[str, str]]) -> list[Entry]:
+        return [await self.append(topic, event, data) for event, data in events]
 
     async def replay(self, topic: str, after: str) -> Replay:
         log = self._log(topic)

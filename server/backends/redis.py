@@ -17,7 +17,7 @@ import socket
 import uuid
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -99,9 +99,15 @@ class _Tenure:
 _tenure: contextvars.ContextVar[_Tenure | None] = contextvars.ContextVar("tenure", default=None)
 # XADD only while the lease is ours, checked by Redis itself: a write already on its way when
 # the lease expired (the process paused, say) cannot land after another process took over.
+# ARGV: lease token, MAXLEN, then event and data of each entry.
 _FENCED_XADD = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3], 'data', ARGV[4])
+local ids = {}
+for i = 3, #ARGV, 2 do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
+                             'event', ARGV[i], 'data', ARGV[i + 1])
+end
+return ids
 """
 
 
@@ -205,22 +211,29 @@ class RedisBackend:
         return Entry(entry_id, event, data, wire.encode_frame(event, data, entry_id))
 
     async def append(self, topic: str, event: str, data: str) -> Entry:
+        (entry,) = await self.append_many(topic, [(event, data)])
+        return entry
+
+    async def append_many(self, topic: str, events: Sequence[tuple[str, str]]) -> list[Entry]:
         _honour_cancel()
         if (tenure := _tenure.get()) is not None and not tenure.held():
             raise asyncio.CancelledError  # the lease is lost or given up: publish once, not twice
         with self._talking():
             if tenure is None:
-                entry_id = await self._redis.xadd(
-                    self._key(topic), {"event": event, "data": data},
-                    maxlen=self.backlog, approximate=True,
-                )
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for event, data in events:
+                        pipe.xadd(self._key(topic), {"event": event, "data": data},
+                                  maxlen=self.backlog, approximate=True)
+                    entry_ids = await pipe.execute()
             else:
-                entry_id = await self._fenced_xadd(
+                entry_ids = await self._fenced_xadd(
                     keys=[self._key(topic), tenure.lease_key],
-                    args=[tenure.token, self.backlog, event, data])
-        if entry_id is None:
+                    args=[tenure.token, self.backlog,
+                          *(part for event, data in events for part in (event, data))])
+        if entry_ids is None:
             raise asyncio.CancelledError  # Redis says the lease is another's now
-        return self._entry(entry_id, event, data)
+        return [self._entry(entry_id, event, data)
+                for entry_id, (event, data) in zip(entry_ids, events, strict=True)]
 
     async def replay(self, topic: str, after: str) -> Replay:
         start = parse_stream_id(after)

@@ -73,6 +73,29 @@ async def test_append_gives_ordered_redis_ids_and_the_encoded_frame(backends: Ba
     assert (stats.newest_id, stats.backlog) == (entries[-1].id, 5)
 
 
+async def test_append_many_stores_a_batch_in_order_with_or_without_the_lease(
+        backends: BackendFactory):
+    backend = await started(backends())
+    batch = [("tick", json.dumps({"n": n})) for n in range(4)]
+    plain = await backend.append_many("jobs", batch)  # a pipeline: one round trip
+
+    fenced: list[Entry] = []
+
+    async def publish_under_the_lease() -> None:
+        fenced.extend(await backend.append_many("jobs", batch))  # the fenced script, once
+        await asyncio.Event().wait()
+
+    holder = asyncio.create_task(backend.run_exclusive("publishers", publish_under_the_lease))
+    await wait_for(lambda: len(fenced) == 4)
+    await stop(holder)
+    entries = [*plain, *fenced]
+    assert numbers(entries) == [0, 1, 2, 3, 0, 1, 2, 3]
+    keys = [backend.order_key(entry.id) for entry in entries]
+    assert keys == sorted(keys) and len(set(keys)) == 8
+    assert fenced[1].frame == wire.encode_frame("tick", '{"n": 1}', fenced[1].id)
+    assert numbers((await backend.replay("jobs", plain[1].id)).entries) == [2, 3, 0, 1, 2, 3]
+
+
 async def test_replay_after_an_id_gives_exactly_the_rest(backends: BackendFactory):
     writer, reader = await started(backends()), await started(backends())
     entries = await publish(writer, "jobs", 6)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from server.simulators import TIME_FIELDS, steps_for
+from server.simulators import TIME_FIELDS, paced_batches, steps_for
 from tests.server.helpers import data, open_stream, topic_info, wait_for
 from tests.servers import ServerProcess
 
@@ -93,3 +94,18 @@ def test_tokens_stream_messages_with_usage() -> None:
             assert message.endswith(".") and "  " not in message and len(message.split()) > 10
     delays = sorted(delay for delay, name, _ in steps if name == "TEXT_MESSAGE_CONTENT")
     assert 0.02 <= delays[len(delays) // 2] <= 0.1  # tens of tokens per second at speed 1
+
+
+@pytest.mark.anyio
+async def test_paced_batches_cover_every_number_once_at_the_rate() -> None:
+    loop = asyncio.get_running_loop()
+    started, seen, ticks = loop.time(), [], 0
+    async for batch in paced_batches(2000):
+        seen.extend(batch)
+        ticks += 1
+        if len(seen) >= 400:
+            break
+    elapsed = loop.time() - started
+    assert seen[:400] == list(range(1, 401))  # contiguous ranges: none lost, none twice
+    assert ticks < 400  # many per tick, not one a tick
+    assert 0.15 < elapsed < 1.0  # 400 at 2,000/s: about 0.2 s
