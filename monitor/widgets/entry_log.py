@@ -215,7 +215,7 @@ class EntryLog(ScrollView, can_focus=True):
             skip, index = 0, index + 1
         self._release(self._rows[first:index])
         if self.virtual_size.height != offsets[-1]:  # rows in view grew: the scrollbar follows
-            self.call_after_refresh(self._settle, at_end)
+            self.call_after_refresh(self._update_virtual_size)
         return window
 
     def _release(self, shown: list[_Row]) -> None:
@@ -226,9 +226,6 @@ class EntryLog(ScrollView, can_focus=True):
             if id(row) not in keep:
                 row.strips = None
         self._cached = shown
-
-    def _settle(self, at_end: bool) -> None:
-        self._update_virtual_size()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # Once a frame, not once a line: the sizes and the style walk the DOM each time.

@@ -33,16 +33,19 @@ class LivePanel(Widget):
         self._smaller_since: float | None = None  # monotonic time the content became shorter
         self._settle_timer: Timer | None = None
 
-    def show(self, renderable: RenderableType | None) -> None:
-        """Draw `renderable` from now on; None closes the panel."""
+    def show(self, renderable: RenderableType | None, *, hold: bool = True) -> None:
+        """Draw `renderable` from now on; None closes the panel. `hold=False` (a change the
+        user asked for) shrinks or closes it at once."""
         self._renderable = renderable
         self._render_at(self._width)
         needed = len(self._strips)
         if not self.display:
             if renderable is not None:  # not laid out yet, maybe: the layout measures it
                 self._resize(needed, shown=True)
-        elif needed > self._height:
-            self._resize(needed, shown=True)
+        elif needed > self._height or (not hold and needed != self._height):
+            self._resize(needed, shown=renderable is not None)
+        elif not hold and renderable is None:
+            self._resize(0, shown=False)
         elif needed < self._height or renderable is None:
             self._smaller_since = self._smaller_since or time.monotonic()
             if self._settle_timer is None:

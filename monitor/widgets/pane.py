@@ -165,7 +165,7 @@ class StreamPane(Vertical):
     def _history(self) -> History:
         return self.renderer.raw if self.raw_view else self.renderer.history
 
-    def _draw(self) -> None:
+    def _draw(self, hold: bool = True) -> None:
         history = self._history()
         new = history.since(self._drawn)
         self._drawn = history.appended
@@ -173,7 +173,8 @@ class StreamPane(Vertical):
             self.log_view.extend(entry for entry in new if entry.matches(self.filter_text))
         if self.renderer.live_version != self._live_drawn:
             self._live_drawn = self.renderer.live_version
-            self.query_one(LivePanel).show(None if self.raw_view else self.renderer.live())
+            self.query_one(LivePanel).show(None if self.raw_view else self.renderer.live(),
+                                           hold=hold)
 
     def _rebuild(self) -> None:
         """Show the history again: after a filter or view change (the log renders what is seen)."""
@@ -185,7 +186,7 @@ class StreamPane(Vertical):
         self._drawn = history.appended
         self._live_drawn = -1
         if not self.paused:
-            self._draw()
+            self._draw(hold=False)  # the user asked for it: no lingering live panel
 
     def clear(self) -> None:
         """Forget what is drawn; counters and the connection stay."""

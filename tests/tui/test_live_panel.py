@@ -77,3 +77,17 @@ async def test_it_shrinks_and_closes_once_its_content_has_stayed_smaller() -> No
         assert panel.display  # empty, for now
         await pilot.pause(HOLD + 0.2)
         assert not panel.display
+
+
+async def test_a_change_the_user_asked_for_closes_it_at_once() -> None:
+    app = PanelApp()
+    async with app.run_test(size=(30, 12)) as pilot:
+        panel = app.query_one(LivePanel)
+        panel.show(Text("three\nlines\nhere"))
+        await pilot.pause()
+        panel.show(Text("one"), hold=False)  # a filter, say
+        await pilot.pause()
+        assert panel.size.height == 1
+        panel.show(None, hold=False)  # the raw view
+        await pilot.pause()
+        assert not panel.display
