@@ -19,7 +19,7 @@ from typing import Any
 from server.broker import Broker
 from server.cli import StreamingServer, uvicorn_config
 from server.settings import ServerSettings
-from server.simulators import paced, steps_for
+from server.simulators import paced_batches, steps_for
 
 TOPICS = {"tokens-a": "tokens", "tokens-b": "tokens", "logs-a": "logs", "logs-b": "logs"}
 SCRIPT_LENGTH = 5000  # simulator steps per topic, replayed in a loop
@@ -37,11 +37,12 @@ async def feed(broker: Broker, rate: float) -> None:
     for topic in TOPICS:
         broker.add_topic(topic)
     cycles = {topic: itertools.cycle(steps) for topic, steps in scripts().items()}
-    async for _ in paced(rate):
+    async for batch in paced_batches(rate):
         now = time.time()
         for topic, steps in cycles.items():
-            event, data = next(steps)
-            await broker.publish(topic, event, json.dumps({**data, "ts": now}))
+            await broker.publish_many(topic, [
+                (event, json.dumps({**data, "ts": now}))
+                for event, data in itertools.islice(steps, len(batch))])
 
 
 async def serve(port: int, rate: float, heartbeat: float) -> None:

@@ -231,7 +231,9 @@ class Broker:
 
     async def publish(self, topic: str, event: str, data: str) -> Entry:
         """Append an event (data is one line of JSON), creating a custom topic if needed."""
-        (entry,) = await self.publish_many(topic, [(event, data)])
+        target = self.add_topic(topic)  # following it before the first append
+        entry = await self.backend.append(topic, event, data)
+        target.published += 1
         return entry
 
     async def publish_many(self, topic: str, events: Sequence[tuple[str, str]]) -> list[Entry]:

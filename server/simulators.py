@@ -215,13 +215,6 @@ async def paced_batches(rate: float) -> AsyncIterator[range]:
         await asyncio.sleep(max(start + (sent + 1) / rate - loop.time(), 0.001))
 
 
-async def paced(rate: float) -> AsyncIterator[int]:
-    """1, 2, 3, ... at `rate` a second, in batches per loop tick so high rates stay exact."""
-    async for batch in paced_batches(rate):
-        for number in batch:
-            yield number
-
-
 async def run_ticker(publish_many: PublishMany, rate: float, topic: str = "ticker") -> None:
     """`rate` events/s of {"seq", "ts_ns"}: the load generator of `--ticker`.
 
