@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from bench.feeder import TOPICS
-from bench.procs import ROOT, ServerProcess, rss_bytes
+from bench.procs import ROOT, ServerProcess, cpu_probe_us, rss_bytes
 from monitor.app import MonitorApp
 from monitor.events import Event, StreamItem
 from monitor.latency import publish_time
@@ -108,6 +108,7 @@ async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
         watcher = asyncio.create_task(_watch_loop_lag(lags))
         behind: list[float] = []
         rss: list[tuple[float, int]] = []
+        probe = cpu_probe_us()  # the machine's speed at this step (it varies on shared hosts)
         drawn_before = sum(p.renderer.stats.events for p in panes)
         started = time.monotonic()
         while (elapsed := time.monotonic() - started) < seconds:
@@ -137,6 +138,7 @@ async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
         "loop_lag_p99_ms": (_percentile(lags, 0.99) or 0) * 1000,
         "loop_lag_max_ms": max(lags, default=0) * 1000,
         "kept_up": kept_up, "rss_samples": rss, "rss_end": rss_bytes_self(),
+        "cpu_probe_us": probe,
     }
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -160,3 +161,9 @@ def redis_answers(port: int) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def cpu_probe_us() -> float:
+    """Microseconds for a fixed pure-Python loop, best of five: on a shared machine the same code
+    ran 1.8 times slower within one hour, so runs are compared only with this beside them."""
+    return min(timeit.repeat("sum(i * i for i in range(10_000))", number=100, repeat=5)) * 1e4

@@ -116,15 +116,15 @@ def _ingest_table(ingest: dict[str, Any]) -> list[str]:
         "headless, fed by the real server)",
         "",
         "| rate/pane | drawn/s (all panes) | behind p99 ms | behind max ms | loop lag p99 ms "
-        "| kept up | app RSS MB |",
-        "|---:|---:|---:|---:|---:|:---:|---:|",
+        "| kept up | app RSS MB | CPU probe µs |",
+        "|---:|---:|---:|---:|---:|:---:|---:|---:|",
     ]
     for step in ingest["steps"]:
         lines.append(
             f"| {_num(step['rate'])} | {_num(step['received_per_s'])} | "
             f"{_num(step['behind_p99_ms'], 0)} | {_num(step['behind_max_ms'], 0)} | "
             f"{_num(step['loop_lag_p99_ms'], 1)} | {'yes' if step['kept_up'] else 'no'} | "
-            f"{_num(step['rss_end'] / 1e6, 1)} |")
+            f"{_num(step['rss_end'] / 1e6, 1)} | {_num(step.get('cpu_probe_us'))} |")
     soak = ingest.get("soak")
     if soak:
         minutes = ", ".join(f"{rss / 1e6:.1f}" for rss in soak["rss_by_minute"])
@@ -187,9 +187,12 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def render(results: dict[str, Any]) -> str:
     machine = results["machine"]
+    probe = machine.get("cpu_probe_us")
     lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, "
              f"uvicorn {machine['uvicorn']} ({machine.get('uvicorn_speedups', '?')}); "
-             f"{machine['when']}", ""]
+             f"{machine['when']}" + (f"; CPU probe {probe:.0f} µs at the start, "
+                                     f"{machine['cpu_probe_us_end']:.0f} µs at the end (a fixed "
+                                     "pure-Python loop; lower is faster)" if probe else ""), ""]
     for scenario in results.get("fanout", []):
         lines += [*_fanout_table(scenario), ""]
     if "idle" in results:

@@ -25,7 +25,14 @@ import uvicorn
 
 from bench import report
 from bench.load import LoadSpec, run_load
-from bench.procs import ROOT, RedisProcess, ServerProcess, raise_nofile_limit, rss_bytes
+from bench.procs import (
+    ROOT,
+    RedisProcess,
+    ServerProcess,
+    cpu_probe_us,
+    raise_nofile_limit,
+    rss_bytes,
+)
 
 # Each server under test: the module run as `python -m MODULE --port P --ticker R --heartbeat S`.
 SERVERS = {
@@ -114,7 +121,9 @@ def machine() -> dict[str, Any]:
     return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
             "platform": platform.platform(), "uvicorn": uvicorn.__version__,
             "uvicorn_speedups": _installed("uvloop", "httptools"),
+            "cpu_probe_us": cpu_probe_us(),
             "when": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+
 
 
 def _installed(*modules: str) -> str:
@@ -224,6 +233,7 @@ def run(args: argparse.Namespace) -> None:
         print("monitor ingest ...", file=sys.stderr, flush=True)
         results["ingest"] = ingest.run(args.ingest_rates, args.ingest_seconds, args.soak_seconds,
                                        args.ingest_warmup)
+    results["machine"]["cpu_probe_us_end"] = cpu_probe_us()
     results["targets"] = report.targets(results)
     text = report.render(results)
     print(text)

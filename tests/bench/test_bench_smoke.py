@@ -60,6 +60,7 @@ def test_every_benchmark_produces_its_figures(tmp_path: Path) -> None:
     assert soak["rate"] == 20 and soak["received_per_s"] > 0
     assert soak["rss_by_minute"] and soak["growth_mb_per_min"] is not None
 
+    assert results["machine"]["cpu_probe_us"] > 0 and step["cpu_probe_us"] > 0
     assert [row["met"] for row in results["targets"]]  # the target table is filled in
     assert "| ours |" in stdout and "Targets" in stdout
 
