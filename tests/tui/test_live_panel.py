@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 
 from monitor.widgets.live_panel import HOLD, LivePanel
 
@@ -61,12 +62,18 @@ async def test_it_asks_for_a_layout_only_when_its_height_changes() -> None:
         assert not any(layouts) and panel.display and panel.size.height == 2
 
 
+async def three_lines(app: PanelApp, pilot: Pilot[None]) -> LivePanel:
+    """The app's panel, showing and laid out at three lines."""
+    panel = app.query_one(LivePanel)
+    panel.show(Text("three\nlines\nhere"))
+    await pilot.pause()
+    return panel
+
+
 async def test_it_shrinks_and_closes_once_its_content_has_stayed_smaller() -> None:
     app = PanelApp()
     async with app.run_test(size=(30, 12)) as pilot:
-        panel = app.query_one(LivePanel)
-        panel.show(Text("three\nlines\nhere"))
-        await pilot.pause()
+        panel = await three_lines(app, pilot)
         panel.show(Text("one"))
         await pilot.pause()
         assert panel.size.height == 3 and shown(panel) == ["one", "", ""]
@@ -82,9 +89,7 @@ async def test_it_shrinks_and_closes_once_its_content_has_stayed_smaller() -> No
 async def test_a_change_the_user_asked_for_closes_it_at_once() -> None:
     app = PanelApp()
     async with app.run_test(size=(30, 12)) as pilot:
-        panel = app.query_one(LivePanel)
-        panel.show(Text("three\nlines\nhere"))
-        await pilot.pause()
+        panel = await three_lines(app, pilot)
         panel.show(Text("one"), hold=False)  # a filter, say
         await pilot.pause()
         assert panel.size.height == 1
