@@ -42,10 +42,8 @@ class LivePanel(Widget):
         if not self.display:
             if renderable is not None:  # not laid out yet, maybe: the layout measures it
                 self._resize(needed, shown=True)
-        elif needed > self._height or (not hold and needed != self._height):
+        elif needed > self._height or (not hold and (needed != self._height or renderable is None)):
             self._resize(needed, shown=renderable is not None)
-        elif not hold and renderable is None:
-            self._resize(0, shown=False)
         elif needed < self._height or renderable is None:
             self._smaller_since = self._smaller_since or time.monotonic()
             if self._settle_timer is None:
