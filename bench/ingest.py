@@ -1,7 +1,9 @@
 """Monitor ingest: the real app, headless under Pilot, with four panes fed by the real server
 (`bench.feeder`) at rising rates. Reports, per rate, how far the panes are behind the stream
-(publish time of the newest event a pane has drawn), event-loop lag, and the app's memory.
+(publish time of the newest event a pane has drawn), event-loop lag, and memory and CPU.
 
+Two readers are measured at each rate: the app as shipped, its streams read by the stream process
+(`monitor.hub`), and the baseline `--single-process`, its streams read in the app's own loop.
 Each rate runs in a fresh process (`python -m bench.ingest --url URL --rate R`), so memory
 figures belong to that run alone.
 """
@@ -21,14 +23,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from bench.feeder import TOPICS
-from bench.procs import ROOT, ServerProcess, cpu_probe_us, rss_bytes
+from bench.procs import ROOT, ServerProcess, cpu_probe_us, cpu_seconds, rss_bytes
 from monitor.app import MonitorApp
 from monitor.events import Event, StreamItem
+from monitor.hub import StreamHub
 from monitor.latency import publish_time
+from monitor.scripted import ItemSource
 from monitor.stream import SSEStream, StreamConfig, with_topic
 from monitor.widgets.pane import StreamPane
 
 PANES = len(TOPICS)
+READERS = ("stream-process", "single-process")  # the product's default first, then the baseline
 KEPT_UP_BEHIND_MS = 1000.0  # "within a second of the stream"
 KEPT_UP_SHARE = 0.95  # ... while drawing at least this share of what was published
 SAMPLE_INTERVAL = 0.1
@@ -46,9 +51,9 @@ class TimedStream:
     garbage collector's full passes take up to 0.4 s, in the app's loop, measuring ourselves.
     """
 
-    def __init__(self, config: StreamConfig) -> None:
-        self.config = config
-        self.stream = SSEStream(config)
+    def __init__(self, stream: ItemSource) -> None:
+        self.config = stream.config
+        self.stream = stream
         self.recent: OrderedDict[str, str] = OrderedDict()
 
     async def items(self) -> AsyncIterator[StreamItem]:
@@ -86,16 +91,37 @@ async def _watch_loop_lag(lags: list[float]) -> None:
         lags.append(loop.time() - started - LAG_TICK)
 
 
+class _Processes:
+    """The app's process and, when it has one, its stream process: memory and CPU of both."""
+
+    def __init__(self, hub: StreamHub | None) -> None:
+        self.hub = hub
+
+    def pids(self) -> list[int]:
+        hub_pid = self.hub.pid if self.hub is not None else None
+        return [os.getpid(), *([hub_pid] if hub_pid is not None else [])]
+
+    def rss(self) -> list[int]:
+        return [rss_bytes(pid) for pid in self.pids()]
+
+    def cpu(self) -> list[float]:
+        return [cpu_seconds(pid) for pid in self.pids()]
+
+
 async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
-                  timed: bool = True) -> dict[str, Any]:
+                  timed: bool = True, reader: str = READERS[0]) -> dict[str, Any]:
     """One rate: open the app, wait for every pane to draw, then sample for `seconds`.
 
-    With `timed` False the panes read plain SSEStreams: no table of publish times grows the
+    With `timed` False the panes read plain streams: no table of publish times grows the
     app's memory (a soak), and nothing is behind or not (kept up is judged by the rate alone).
+    Memory and CPU are the app's and, with the stream process as `reader`, that process's.
     """
     configs = [StreamConfig(url=with_topic(f"{url}/stream", topic), topic=topic)
                for topic in TOPICS]
-    app = MonitorApp(configs, source_factory=TimedStream if timed else SSEStream)
+    hub = StreamHub() if reader == READERS[0] else None
+    plain = hub.source if hub is not None else SSEStream
+    app = MonitorApp(configs, source_factory=(lambda c: TimedStream(plain(c))) if timed else plain)
+    processes = _Processes(hub)
     async with app.run_test(headless=True, size=(200, 60)):
         panes = list(app.screen.query(StreamPane))
         deadline = time.monotonic() + 15
@@ -107,9 +133,10 @@ async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
         lags: list[float] = []
         watcher = asyncio.create_task(_watch_loop_lag(lags))
         behind: list[float] = []
-        rss: list[tuple[float, int]] = []
+        rss: list[tuple[float, list[int]]] = []  # (seconds, RSS of each process)
         probe = cpu_probe_us()  # the machine's speed at this step (it varies on shared hosts)
         drawn_before = sum(p.renderer.stats.events for p in panes)
+        cpu_before = processes.cpu()
         started = time.monotonic()
         while (elapsed := time.monotonic() - started) < seconds:
             await asyncio.sleep(SAMPLE_INTERVAL)
@@ -121,10 +148,15 @@ async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
                     if late is not None:
                         behind.append(late * 1000)
             if not rss or elapsed - rss[-1][0] >= RSS_INTERVAL:
-                rss.append((elapsed, rss_bytes_self()))
+                rss.append((elapsed, processes.rss()))
         drawn = sum(p.renderer.stats.events for p in panes) - drawn_before
+        cpu = [(end - start) / seconds for start, end in zip(cpu_before, processes.cpu(),
+                                                              strict=True)]
+        rss_end = processes.rss()
         watcher.cancel()
         end_behind = behind[-PANES:]
+    if hub is not None:
+        await hub.aclose()
     received_per_s = drawn / seconds
     behind_p99 = _percentile(behind, 0.99)
     on_time = not timed or (
@@ -137,61 +169,81 @@ async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
         "behind_max_ms": max(behind, default=None),
         "loop_lag_p99_ms": (_percentile(lags, 0.99) or 0) * 1000,
         "loop_lag_max_ms": max(lags, default=0) * 1000,
-        "kept_up": kept_up, "rss_samples": rss, "rss_end": rss_bytes_self(),
+        "kept_up": kept_up, "rss_samples": rss, "reader": reader,
+        # the app's figures, then its stream process's (when it has one)
+        "rss_end": sum(rss_end), "rss_by_process": rss_end, "cpu_by_process": cpu,
         "cpu_probe_us": probe,
     }
 
 
-def rss_bytes_self() -> int:
-    return rss_bytes(os.getpid())
-
-
-def _step(url: str, rate: float, seconds: float, warmup: float, timed: bool) -> dict[str, Any]:
+def _step(url: str, rate: float, seconds: float, warmup: float, timed: bool,
+          reader: str) -> dict[str, Any]:
     """One rate in a fresh process: `python -m bench.ingest --url URL --rate R --seconds S`."""
     done = subprocess.run(
         [sys.executable, "-m", "bench.ingest", "--url", url, "--rate", str(rate),
-         "--seconds", str(seconds), "--warmup", str(warmup), *([] if timed else ["--untimed"])],
+         "--seconds", str(seconds), "--warmup", str(warmup), "--reader", reader,
+         *([] if timed else ["--untimed"])],
         cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"ingest at {rate}/s failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout)
 
 
-def _with_feeder(rate: float, seconds: float, warmup: float, timed: bool = True) -> dict[str, Any]:
+def _with_feeder(rate: float, seconds: float, warmup: float, timed: bool = True,
+                 reader: str = READERS[0]) -> dict[str, Any]:
     with ServerProcess("bench.feeder", "--rate", str(rate)) as feeder:
-        return _step(feeder.url, rate, seconds, warmup, timed)
+        return _step(feeder.url, rate, seconds, warmup, timed, reader)
+
+
+def _rising(rates: list[int], seconds: float, warmup: float, reader: str) -> list[dict[str, Any]]:
+    """Steps at rising rates until the panes fall behind."""
+    steps = []
+    for rate in sorted(rates):
+        steps.append(_with_feeder(rate, seconds, warmup, reader=reader))
+        if not steps[-1]["kept_up"]:
+            break
+    return steps
 
 
 def run(rates: list[int], seconds: float, soak_seconds: float = 0.0,
-        warmup: float = WARMUP) -> dict[str, Any]:
-    """Rising rates until the panes fall behind; then, optionally, a soak at the highest rate."""
-    steps = []
-    for rate in sorted(rates):
-        steps.append(_with_feeder(rate, seconds, warmup))
-        if not steps[-1]["kept_up"]:
-            break
+        warmup: float = WARMUP, readers: tuple[str, ...] = READERS) -> dict[str, Any]:
+    """For each reader, rising rates until the panes fall behind; then, optionally, a soak at the
+    highest rate with the first reader (the app as shipped)."""
+    by_reader = {reader: _rising(rates, seconds, warmup, reader) for reader in readers}
+    steps = by_reader[readers[0]]
     kept = [s for s in steps if s["kept_up"]]
     best = kept[-1] if kept else None
     result: dict[str, Any] = {
-        "panes": PANES, "steps": steps,
+        "panes": PANES, "reader": readers[0], "steps": steps,
+        "baselines": {reader: by_reader[reader] for reader in readers[1:]},
         "highest_kept_up": best["rate"] if best else None,
         "loop_lag_p99_ms_at_highest": best["loop_lag_p99_ms"] if best else None,
     }
     if soak_seconds > 0:  # at the highest rate asked (the issue's 5,000/s), kept up or not
         soak_rate = max(rates)
-        soak = _with_feeder(soak_rate, soak_seconds, warmup, timed=False)
+        soak = _with_feeder(soak_rate, soak_seconds, warmup, timed=False, reader=readers[0])
         samples = soak["rss_samples"]
         # After the first quarter (bounded stores and windows filling), the least-squares slope
-        warm = [s for s in samples if s[0] >= soak_seconds / 4]
-        growth = (statistics.linear_regression([t / 60 for t, _ in warm],
-                                               [rss / 1e6 for _, rss in warm]).slope
-                  if len(warm) >= 2 else None)
+        warm = [(t, rss) for t, rss in samples if t >= soak_seconds / 4]
+        by_process = [_slope([(t, rss[i]) for t, rss in warm]) for i in range(len(samples[0][1]))]
         result["soak"] = {"rate": soak_rate, "seconds": soak_seconds,
-                          "rss_start": samples[0][1], "rss_end": soak["rss_end"],
-                          "rss_by_minute": [rss for t, rss in samples if t % 60 < RSS_INTERVAL],
-                          "growth_mb_per_min": growth, "kept_up": soak["kept_up"],
-                          "received_per_s": soak["received_per_s"]}
+                          "rss_start": sum(samples[0][1]), "rss_end": soak["rss_end"],
+                          "rss_by_minute": [sum(rss) for t, rss in samples
+                                            if t % 60 < RSS_INTERVAL],
+                          "growth_mb_per_min": _slope([(t, sum(rss)) for t, rss in warm]),
+                          "growth_mb_per_min_by_process": by_process,
+                          "kept_up": soak["kept_up"], "received_per_s": soak["received_per_s"],
+                          "rss_start_by_process": samples[0][1],
+                          "rss_end_by_process": soak["rss_by_process"]}
     return result
+
+
+def _slope(samples: list[tuple[float, int]]) -> float | None:
+    """MB per minute: the least-squares slope of (seconds, bytes) samples."""
+    if len(samples) < 2:
+        return None
+    return statistics.linear_regression([t / 60 for t, _ in samples],
+                                        [rss / 1e6 for _, rss in samples]).slope
 
 
 def main() -> None:
@@ -201,10 +253,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=WARMUP)
     parser.add_argument("--untimed", action="store_true",
-                        help="plain SSEStreams, no publish-time table: for memory over time")
+                        help="plain streams, no publish-time table: for memory over time")
+    parser.add_argument("--reader", choices=READERS, default=READERS[0],
+                        help="who reads the streams: the stream process (as shipped) or the app")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(measure(args.url, args.rate, args.seconds, args.warmup,
-                                         timed=not args.untimed))))
+                                         timed=not args.untimed, reader=args.reader))))
 
 
 if __name__ == "__main__":

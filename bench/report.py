@@ -113,26 +113,39 @@ def _idle_table(idle: dict[str, Any]) -> list[str]:
 def _ingest_table(ingest: dict[str, Any]) -> list[str]:
     lines = [
         f"Monitor ingest: {ingest['panes']} panes, events/s per pane (real app under Pilot, "
-        "headless, fed by the real server)",
+        "headless, fed by the real server). As shipped, a stream process reads the streams; "
+        "the baseline reads them in the app's own loop (`--single-process`). CPU and RSS: the "
+        "app + its stream process.",
         "",
-        "| rate/pane | drawn/s (all panes) | behind p99 ms | behind max ms | loop lag p99 ms "
-        "| kept up | app RSS MB | CPU probe µs |",
-        "|---:|---:|---:|---:|---:|:---:|---:|---:|",
+        "| reader | rate/pane | drawn/s (all panes) | behind p99 ms | behind max ms "
+        "| loop lag p99 ms | kept up | CPU (cores) | RSS MB | CPU probe µs |",
+        "|---|---:|---:|---:|---:|---:|:---:|---:|---:|---:|",
     ]
-    for step in ingest["steps"]:
-        lines.append(
-            f"| {_num(step['rate'])} | {_num(step['received_per_s'])} | "
-            f"{_num(step['behind_p99_ms'], 0)} | {_num(step['behind_max_ms'], 0)} | "
-            f"{_num(step['loop_lag_p99_ms'], 1)} | {'yes' if step['kept_up'] else 'no'} | "
-            f"{_num(step['rss_end'] / 1e6, 1)} | {_num(step.get('cpu_probe_us'))} |")
+    readers = {ingest.get("reader", "stream-process"): ingest["steps"],
+               **ingest.get("baselines", {})}
+    for reader, steps in readers.items():
+        for step in steps:
+            cpu = step.get("cpu_by_process", [])
+            rss = step.get("rss_by_process", [step["rss_end"]])
+            lines.append(
+                f"| {reader} | {_num(step['rate'])} | {_num(step['received_per_s'])} | "
+                f"{_num(step['behind_p99_ms'], 0)} | {_num(step['behind_max_ms'], 0)} | "
+                f"{_num(step['loop_lag_p99_ms'], 1)} | {'yes' if step['kept_up'] else 'no'} | "
+                f"{' + '.join(f'{c:.2f}' for c in cpu) or 'n/a'} | "
+                f"{' + '.join(f'{r / 1e6:.0f}' for r in rss)} | "
+                f"{_num(step.get('cpu_probe_us'))} |")
     soak = ingest.get("soak")
     if soak:
         minutes = ", ".join(f"{rss / 1e6:.1f}" for rss in soak["rss_by_minute"])
-        lines += ["", f"Soak at {_num(soak['rate'])}/pane for {soak['seconds']:.0f} s (plain "
-                  f"streams, {_num(soak['received_per_s'])} drawn/s): RSS "
+        lines += ["", f"Soak at {_num(soak['rate'])}/pane for {soak['seconds']:.0f} s (the app "
+                  f"as shipped, no publish-time table, {_num(soak['received_per_s'])} drawn/s): "
+                  f"RSS of the app + its stream process "
                   f"{soak['rss_start'] / 1e6:.1f} MB -> {soak['rss_end'] / 1e6:.1f} MB; "
                   f"each minute: {minutes} MB; slope after the first quarter "
-                  f"{_num(soak['growth_mb_per_min'], 2, ' MB/min')}."]
+                  f"{_num(soak['growth_mb_per_min'], 2, ' MB/min')}"
+                  + (" (app + stream process: " + " + ".join(
+                      _num(g, 2) for g in soak["growth_mb_per_min_by_process"]) + ")"
+                     if len(soak.get("growth_mb_per_min_by_process", [])) > 1 else "") + "."]
     return lines
 
 

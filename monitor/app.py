@@ -1,11 +1,8 @@
-"""`sse-monitor`'s Textual app: one pane per stream, over `monitor.stream.SSEStream`."""
+"""`sse-monitor`'s Textual app: one pane per stream, read by `monitor.hub` (or `SSEStream`)."""
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
-import functools
 import gc
 import os
 import sys
@@ -17,6 +14,8 @@ import httpx
 from textual.app import App
 from textual.binding import Keymap
 
+from monitor.heap import HEAP_TRIM_INTERVAL, release_free_heap
+from monitor.hub import StreamHub
 from monitor.palette import MonitorCommands
 from monitor.record import Recorder
 from monitor.replay import ReplayFeed
@@ -29,7 +28,6 @@ from monitor.widgets.replay_screen import ReplayScreen
 KEYMAP_VARIABLE = "SSE_MONITOR_KEYS"
 DEFAULT_MAX_LINES = 2000
 GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
-HEAP_TRIM_INTERVAL = 30.0  # seconds between giving the C heap's free pages back to the OS
 
 
 async def load_topics(config: StreamConfig) -> list[dict[str, Any]]:
@@ -58,7 +56,7 @@ class MonitorApp(App[None]):
         *,
         max_lines: int = DEFAULT_MAX_LINES,
         clock: Callable[[], float] = time.time,
-        source_factory: SourceFactory = SSEStream,
+        source_factory: SourceFactory | None = None,
         topics: Callable[[StreamConfig], Any] = load_topics,
         keymap: Keymap | None = None,
         recorder: Recorder | None = None,
@@ -66,6 +64,10 @@ class MonitorApp(App[None]):
     ) -> None:
         super().__init__()
         self.configs = configs
+        self.hub: StreamHub | None = None
+        if source_factory is None:  # a second process reads the streams: none waits for a frame
+            self.hub = StreamHub()
+            source_factory = self.hub.source
         self.settings = MonitorSettings(source_factory, topics, clock, max_lines, recorder)
         self.initial_keymap = keymap or {}
         self.replay = replay
@@ -87,6 +89,10 @@ class MonitorApp(App[None]):
         self.call_after_refresh(calm_garbage_collector)
         self.set_interval(HEAP_TRIM_INTERVAL, release_free_heap)
 
+    async def on_unmount(self) -> None:
+        if self.hub is not None:
+            await self.hub.aclose()
+
 
 def calm_garbage_collector() -> None:
     """Keep the collector's passes short while thousands of events a second go through.
@@ -99,29 +105,6 @@ def calm_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, or None where the C library has none (macOS, musl, Windows)."""
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        return None
-
-
-def release_free_heap() -> bool:
-    """Return the free pages inside the C heap to the OS; False where that is not possible.
-
-    At thousands of events a second glibc's heap fragments: memory in use stays flat, but free
-    chunks it keeps grew RSS by about 2 MB a minute (bench/NOTES.md, "Monitor memory").
-    """
-    trim = _malloc_trim()
-    if trim is None:
-        return False
-    trim(0)
-    return True
 
 
 def parse_keymap(spec: str) -> Keymap:
@@ -150,5 +133,7 @@ def run_app(configs: list[StreamConfig], args: argparse.Namespace, *,
     if replay is not None:
         MonitorApp.for_replay(replay, max_lines=max_lines, keymap=keymap).run()
     else:
-        MonitorApp(configs, max_lines=max_lines, keymap=keymap, recorder=recorder).run()
+        factory = SSEStream if getattr(args, "single_process", False) else None
+        MonitorApp(configs, max_lines=max_lines, keymap=keymap, recorder=recorder,
+                   source_factory=factory).run()
     return 0

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit after N events")
     add("--max-lines", type=_number(int, 0, inclusive=False), default=DEFAULT_MAX_LINES,
         metavar="N", help=f"lines kept per pane in the TUI (default: {DEFAULT_MAX_LINES})")
+    add("--single-process", action="store_true",
+        help="read the streams in the TUI's own process (default: a second process reads and "
+             "parses them, so that a fast stream never waits for the screen)")
     add("--demo", action="store_true",
         help="start the bundled demo server in-process and monitor its topics")
     add("--record", metavar="FILE",
@@ -98,6 +101,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--replay shows a recording: give no URL, --topic, --demo or --record")
     if args.speed is not None and not args.replay:
         parser.error("--speed paces a --replay")
+    if args.single_process and (args.plain or args.replay):
+        parser.error("--single-process is for the TUI's live streams (--plain and --replay "
+                     "always run in one process)")
     if args.url:
         try:
             scheme = httpx.URL(args.url).scheme

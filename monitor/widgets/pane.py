@@ -1,7 +1,8 @@
-"""One stream's pane: a worker reads the stream into a buffer; the grid's timer draws batches."""
+"""One stream's pane: a worker feeds the stream to the renderer; the grid's timer draws batches."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -52,13 +53,14 @@ class StreamPane(Vertical):
         self.clock = clock
         self.max_lines = max_lines
         self.renderer = PaneRenderer(max_lines)
-        self._buffer: list[StreamItem] = []
         self._drawn = 0  # entries of the shown history already written to the log
         self._live_drawn = -1
         self._events_at_pause = 0
         self._worker: Worker[None] | None = None
         self._state_seen: StateChange | None = None  # the latest state the source yielded
+        self._state_shown: StateChange | None = None  # the latest state the pane has shown
         self.recorder: Recorder | None = None  # records every item as it arrives (REC)
+        self.flush_cost = 0.0  # seconds the last flush took: the grid's budget of drawing
 
     @property
     def topic(self) -> str:
@@ -92,11 +94,15 @@ class StreamPane(Vertical):
     async def _consume(self, source: ItemSource) -> None:
         async for item in source.items():
             if source is self.source:  # a stream being replaced may still yield its last items
-                self._buffer.append(item)
-                if isinstance(item, StateChange):
-                    self._state_seen = item
-                if self.recorder is not None:
-                    self._record(self.recorder, item)
+                self._take(item)
+
+    def _take(self, item: StreamItem) -> None:
+        # Rendered as it comes, in small steps between other work: a flush only draws.
+        self.renderer.feed(item)
+        if isinstance(item, StateChange):
+            self._state_seen = item
+        if self.recorder is not None:
+            self._record(self.recorder, item)
 
     def _record(self, recorder: Recorder, item: StreamItem) -> None:
         try:
@@ -119,7 +125,7 @@ class StreamPane(Vertical):
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker is self._worker:
-            self._buffer.append(StateChange(State.ERROR, self.clock(), str(event.worker.error)))
+            self._take(StateChange(State.ERROR, self.clock(), str(event.worker.error)))
 
     def reconnect(self, resume: bool = True) -> None:
         """Reconnect now, resuming from the last id or from scratch; restarts an ended stream."""
@@ -141,26 +147,24 @@ class StreamPane(Vertical):
 
     def _replace_source(self, source: ItemSource) -> None:
         self.source = source
-        self._buffer.clear()
         self.start()
 
     # -- drawing ---------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Feed buffered items to the renderer and draw what is new (unless paused)."""
-        if self._buffer:
-            items, self._buffer = self._buffer, []
-            for item in items:
-                self.renderer.feed(item)
-            changes = [item for item in items if isinstance(item, StateChange)]
-            if changes:
-                self.state = changes[-1].state
-                self.post_message(PaneStateChanged(self, changes[-1]))
+        """Draw what the renderer has made since the last flush (unless paused)."""
+        started = time.perf_counter()
+        change = self._state_seen
+        if change is not None and change is not self._state_shown:
+            self._state_shown = change
+            self.state = change.state
+            self.post_message(PaneStateChanged(self, change))
         if self.paused:
             self.unseen = self.renderer.stats.events - self._events_at_pause
         else:
             self._draw()
         self.query_one(PaneStatus).show(self.renderer.stats, self.clock())
+        self.flush_cost = time.perf_counter() - started
 
     def _history(self) -> History:
         return self.renderer.raw if self.raw_view else self.renderer.history

@@ -13,6 +13,7 @@ from monitor.widgets.pane import StreamPane
 FLUSH_INTERVAL = 1 / 30  # seconds between screen updates: batches fast streams
 SLOWEST_FLUSH = 1 / 8  # under load the updates thin out, down to this interval
 DRAW_SHARE = 0.5  # under load, drawing (flushes and their screen update) gets this share of time
+FLUSH_BUDGET = 0.01  # seconds of pane drawing per tick: panes past it are drawn at the next tick
 MIN_PANE_WIDTH = 44  # columns below which a pane's status bar stops being readable
 MIN_PANE_HEIGHT = 10  # rows below which a pane shows too few lines to be useful
 MAX_COLUMNS = 4  # the .tcss has a class for each column count up to this
@@ -22,6 +23,7 @@ class PaneGrid(VerticalScroll):
     """Sets `-cols-N` and `-scroll` classes; the sizes themselves live in monitor.tcss."""
 
     _next_flush = 0.0  # monotonic time of the next flush; later while the app is busy
+    _next_pane = 0  # where the next tick starts drawing, when one tick cannot draw every pane
 
     def on_mount(self) -> None:
         # One clock for every pane, so that their batches land in the same screen update.
@@ -40,10 +42,19 @@ class PaneGrid(VerticalScroll):
         self._next_flush = started + flush_delay(time.monotonic() - started)
 
     def flush_panes(self) -> None:
-        """Draw what every pane has buffered since the last tick."""
-        for pane in self.query_children(StreamPane):
+        """Draw what the panes have rendered since they were last drawn: every pane, or as many
+        as FLUSH_BUDGET allows by what each cost last time, taking turns (a long block of
+        drawing is a late key press)."""
+        panes = list(self.query_children(StreamPane))
+        start = self._next_pane % len(panes) if panes else 0
+        spent, drawn = 0.0, 0
+        for pane in panes[start:] + panes[:start]:
             # In the pane's own context: a message whose sender is this grid stops bubbling here.
             pane.call_later(pane.flush)
+            spent, drawn = spent + pane.flush_cost, drawn + 1
+            if spent >= FLUSH_BUDGET:
+                break
+        self._next_pane = start + drawn
 
     def on_resize(self, event: Resize) -> None:
         self.fit_columns()

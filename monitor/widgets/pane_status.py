@@ -36,9 +36,15 @@ class PaneStatus(Horizontal):
         beat = self.query_one(".heartbeat", Label)
         for index, label in enumerate([*labels, beat]):
             if previous is None or shown[index] != previous[index]:
-                # A layout pass re-renders the whole screen: only when the label's width changes.
                 label.update(shown[index], layout=previous is None or
-                             cell_len(shown[index]) != cell_len(previous[index]))
+                             _resizes(label, previous[index], shown[index]))
         labels[1].display = bool(shown[1])
         for name in HEARTBEAT_LEVELS:
             beat.set_class(name == shown[4], f"-{name}")
+
+
+def _resizes(label: Label, old: str, new: str) -> bool:
+    """Whether `new` changes the label's width. A layout pass re-renders the whole screen, and
+    a width set by the stylesheet (the summary's) never changes."""
+    width = label.styles.width
+    return (width is None or width.is_auto) and cell_len(old) != cell_len(new)

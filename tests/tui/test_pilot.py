@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -153,3 +154,22 @@ def test_screen_updates_thin_out_when_drawing_takes_long() -> None:
     assert flush_delay(0.005) == FLUSH_INTERVAL  # an easy flush: thirty a second
     assert flush_delay(0.040) == pytest.approx(0.040 / DRAW_SHARE)  # drawing gets its share
     assert flush_delay(5.0) == SLOWEST_FLUSH  # however slow, still a few a second
+
+
+async def test_the_app_as_shipped_reads_its_streams_in_a_second_process(
+    demo_server: ServerProcess,
+) -> None:
+    app = MonitorApp([stream_config(demo_server, "logs"), stream_config(demo_server, "tokens")])
+    assert app.hub is not None  # no source factory given: the default
+    async with app.run_test() as pilot:
+        panes = list(app.screen.query(StreamPane))
+        await until(pilot, lambda: all(p.renderer.stats.events >= 3 for p in panes))
+        pid = app.hub.pid
+        assert pid is not None and pid != os.getpid()
+        assert {type(pane.source).__name__ for pane in panes} == {"HubStream"}
+        await pilot.press("2", "r")  # the keys reach the stream in the other process
+        await until(pilot, lambda: panes[1].renderer.stats.reconnects >= 1
+                    and panes[1].state is State.LIVE)
+        assert panes[0].renderer.stats.reconnects == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # closing the app ended (and reaped) the stream process

@@ -1,4 +1,4 @@
-"""The app's periodic heap trim gives freed C-heap memory back to the OS (glibc only)."""
+"""The periodic heap trim of the app and its stream process gives freed C-heap memory back."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from monitor.app import _malloc_trim, release_free_heap
+from monitor.heap import _malloc_trim, release_free_heap
 
 CHUNK = 64 * 1024  # under glibc's mmap threshold: these live in the heap itself
 CHUNKS = 1600  # about 100 MB
@@ -30,5 +30,5 @@ def test_freed_heap_memory_goes_back_to_the_os() -> None:
 
 
 def test_without_malloc_trim_nothing_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("monitor.app._malloc_trim", lambda: None)
+    monkeypatch.setattr("monitor.heap._malloc_trim", lambda: None)
     assert release_free_heap() is False
