@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import random
 from array import array
+from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,7 @@ class _Second:
     max: float = float("-inf")
     # array, not list: a minute of samples as Python floats were 60,000 long-lived objects a pane
     samples: array[float] = field(default_factory=lambda: array("d"))
+    ordered: bool = False  # samples sorted: done once the second is over (nothing adds to it)
 
 
 class LatencyWindow:
@@ -107,17 +109,36 @@ class LatencyWindow:
         """p50 and max of the events displayed in the last `window` seconds; None if none."""
         while self._seconds and self._seconds[0].start + 1 <= now - self.window:
             self._seconds.popleft()
-        weighted = sorted(
-            (latency, second.count / len(second.samples))
-            for second in self._seconds
-            for latency in second.samples
-        )
-        if not weighted:
+        if not self._seconds:
             return None
-        half = sum(weight for _, weight in weighted) / 2
-        running = itertools.accumulate(weight for _, weight in weighted)
-        p50 = next(
-            latency for (latency, _), upto in zip(weighted, running, strict=True) if upto >= half
-        )
+        runs = [self._sorted(second, second is self._seconds[-1]) for second in self._seconds]
+        weights = [second.count / len(run) for second, run in zip(self._seconds, runs, strict=True)]
         count = sum(second.count for second in self._seconds)
+        half = count / 2
+
+        def weight_upto(latency: float) -> float:
+            return sum(weight * bisect_right(run, latency)
+                       for weight, run in zip(weights, runs, strict=True))
+
+        # The weighted median: the least latency with half the weight at or below it. A binary
+        # search over the sorted samples (the runs merge fast), not a sort of (latency, weight)
+        # pairs: that took 13 ms a pane at 5,000 events/s, twice a second, in the app's loop.
+        latencies = sorted(itertools.chain.from_iterable(runs))
+        low, high = 0, len(latencies) - 1
+        while low < high:
+            middle = (low + high) // 2
+            if weight_upto(latencies[middle]) >= half:
+                high = middle
+            else:
+                low = middle + 1
+        p50 = latencies[low]
         return LatencySummary(p50=p50, max=max(s.max for s in self._seconds), count=count)
+
+    @staticmethod
+    def _sorted(second: _Second, newest: bool) -> list[float] | array[float]:
+        """A second's samples in order: a copy while it may still change, else sorted once."""
+        if newest:
+            return sorted(second.samples)
+        if not second.ordered:
+            second.samples, second.ordered = array("d", sorted(second.samples)), True
+        return second.samples

@@ -28,6 +28,7 @@ CLOSE_TIMEOUT = 3.0  # seconds the process gets to stop its streams before it is
 MAX_QUEUED = 50_000  # items a stream's reader has not taken before the pipe is left unread
 READ_LIMIT = 2**20
 STDERR_LINES = 20
+HINT_AFTER = 3  # failed starts in a row before the reason names the way around the process
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -274,8 +275,10 @@ class HubStream:
                     break
                 attempt = 1 if lost.healthy else attempt + 1
                 delay = backoff_delay(attempt, RESTART_DELAY, self.config.max_backoff)
+                hint = "" if attempt < HINT_AFTER else " (--single-process reads without it)"
                 yield StateChange(State.RECONNECTING, self.config.clock(),
-                                  f"{lost.reason}; starting it again", attempt=attempt, delay=delay)
+                                  f"{lost.reason}; starting it again{hint}", attempt=attempt,
+                                  delay=delay)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self._stop_requested.wait()

@@ -299,6 +299,7 @@ async def test_a_process_that_cannot_run_is_retried_with_its_reason() -> None:
     assert [retry.attempt for retry in retries] == [1, 2, 3]  # backing off, not spinning
     assert all("(exit status 1): cannot import what we need" in retry.reason
                for retry in retries), [retry.reason for retry in retries]
+    assert ["--single-process" in retry.reason for retry in retries] == [False, False, True]
 
 
 async def test_closing_the_hub_ends_its_streams_and_its_process(

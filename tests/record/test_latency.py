@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.latency import SAMPLES_PER_SECOND, LatencySummary, LatencyWindow, publish_time
 
@@ -78,3 +80,33 @@ def test_two_seconds_weigh_by_their_event_counts() -> None:
     for _ in range(10):  # a quiet second, all 1 s
         window.observe(10.0, 11.0)
     assert window.summary(now=12.0).p50 == pytest.approx(0.005)
+
+
+def weighted_median(window: LatencyWindow) -> float:
+    """The definition, the slow way: every kept sample with its second's weight, sorted."""
+    pairs = sorted((latency, second.count / len(second.samples))
+                   for second in window._seconds for latency in second.samples)
+    half = sum(weight for _, weight in pairs) / 2
+    running = 0.0
+    for latency, weight in pairs:
+        running += weight
+        if running >= half:
+            return latency
+    raise AssertionError("no samples")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(1, 700), st.integers(0, 40)),
+                min_size=1, max_size=8))
+def test_the_median_is_exactly_the_weighted_median_of_what_was_kept(
+    seconds: list[tuple[int, int, int]],
+) -> None:
+    window = LatencyWindow(seed=3)
+    start = 1000
+    for gap, events, spread in seconds:  # seconds with few or many events, repeated latencies
+        start += gap
+        for i in range(events):
+            window.observe(start - (i % (spread + 1)) / 1000, start + i / (events + 1))
+    for now in (start + 0.5, start + 1.5):  # with the newest second still open, and closed
+        summary = window.summary(now=now)
+        assert summary is not None and summary.p50 == weighted_median(window)
