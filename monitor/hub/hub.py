@@ -1,7 +1,7 @@
 """The app's side of the stream process: one process for all panes, restarted when it dies.
 
-Reading and parsing 20,000 events a second costs about two thirds of a core; in the app's own
-loop that time is taken from drawing (bench/NOTES.md, "The stream process").
+Reading and parsing 20,000 events a second takes about 0.4 of a core, which in the app's own loop
+is taken from drawing (bench/NOTES.md, "The stream process").
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ RESTART_DELAY = 0.5  # seconds before the first restart of a stream process that
 CLOSE_TIMEOUT = 3.0  # seconds the process gets to stop its streams before it is killed
 MAX_QUEUED = 50_000  # items a stream's reader has not taken before the pipe is left unread
 READ_LIMIT = 2**20
-STDERR_LINES = 20
+STDERR_TAIL = 4096  # bytes of the process's stderr kept, to tell why it ended
 HINT_AFTER = 3  # failed starts in a row before the reason names the way around the process
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -51,7 +51,7 @@ class _Run:
     process: asyncio.subprocess.Process
     started: float = field(default_factory=time.monotonic)
     streams: dict[int, HubStream] = field(default_factory=dict)
-    stderr: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_LINES))
+    stderr: bytes = b""  # the end of what it wrote to stderr: why it ended, if it says
     ended: bool = False  # its reader has told its streams: no stream may join it now
 
     def send(self, message: Any) -> None:
@@ -80,7 +80,7 @@ class StreamHub:
 
     @property
     def pid(self) -> int | None:
-        """The running stream process, if any."""
+        """The process id of the stream process started last, if any."""
         return self._run.process.pid if self._run is not None else None
 
     async def attach(self, stream: HubStream, config: StreamConfig) -> tuple[_Run, int]:
@@ -154,8 +154,8 @@ class StreamHub:
 
     async def _read_stderr(self, run: _Run) -> None:
         assert run.process.stderr is not None
-        async for line in run.process.stderr:
-            run.stderr.append(line.decode("utf-8", "replace").rstrip())
+        while chunk := await run.process.stderr.read(READ_LIMIT):  # in chunks: lines may be long
+            run.stderr = (run.stderr + chunk)[-STDERR_TAIL:]
 
     async def aclose(self) -> None:
         """Stop every stream and the process (killed after CLOSE_TIMEOUT)."""
@@ -184,9 +184,17 @@ async def _ended(process: asyncio.subprocess.Process, grace: float) -> int:
         return await process.wait()
 
 
-def _describe_exit(code: int, stderr: deque[str]) -> str:
-    how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-    last = next((line for line in reversed(stderr) if line.strip()), "")
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _describe_exit(code: int, stderr: bytes) -> str:
+    how = f"killed by {_signal_name(-code)}" if code < 0 else f"exit status {code}"
+    lines = stderr.decode("utf-8", "replace").splitlines()
+    last = next((line.strip() for line in reversed(lines) if line.strip()), "")
     return f"stream process ended ({how}){': ' + last[:200] if last else ''}"
 
 

@@ -328,3 +328,18 @@ async def test_closing_the_hub_ends_its_streams_and_its_process(
     assert final.reason == "monitor closed"
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # gone, and reaped
+
+
+async def test_a_process_that_floods_stderr_still_tells_why_it_ended() -> None:
+    flood = "import sys; sys.stderr.write('x' * 3_000_000 + '\\nthe reason\\n'); sys.exit(3)"
+    hub = StreamHub([sys.executable, "-c", flood])
+    stream = hub.source(StreamConfig("http://127.0.0.1:9/stream"))
+    retries: list[StateChange] = []
+    async with asyncio.timeout(20):
+        async for item in stream.items():
+            if isinstance(item, StateChange) and item.state is State.RECONNECTING:
+                retries.append(item)
+                stream.stop()
+    await hub.aclose()
+    assert len(retries) == 1
+    assert retries[0].reason.startswith("stream process ended (exit status 3): the reason")
