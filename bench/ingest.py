@@ -44,8 +44,8 @@ REMEMBERED_EVENTS = 200_000  # per pane: ids whose publish time can still be loo
 
 
 class TimedStream:
-    """The real SSEStream, remembering recent events by id so a pane's newest drawn event can be
-    traced back to its publish time.
+    """A pane's real stream (read by the stream process, or in the app), remembering recent events
+    by id so that a pane's newest drawn event can be traced back to its publish time.
 
     It keeps only their data strings: hundreds of thousands of Event objects held here made the
     garbage collector's full passes take up to 0.4 s, in the app's loop, measuring ourselves.
