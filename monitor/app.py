@@ -24,6 +24,7 @@ from monitor.topics import fetch_topics
 from monitor.widgets.main_screen import MonitorScreen, MonitorSettings
 from monitor.widgets.pane import SourceFactory
 from monitor.widgets.replay_screen import ReplayScreen
+from monitor.widgets.strips import break_strip_cycles
 
 KEYMAP_VARIABLE = "SSE_MONITOR_KEYS"
 DEFAULT_MAX_LINES = 2000
@@ -62,6 +63,7 @@ class MonitorApp(App[None]):
         recorder: Recorder | None = None,
         replay: ReplayFeed | None = None,
     ) -> None:
+        break_strip_cycles()
         super().__init__()
         self.configs = configs
         self.hub: StreamHub | None = None

@@ -141,6 +141,7 @@ class StreamHub:
                         del run.streams[stream_id]
                     elif stream.queued > MAX_QUEUED:
                         await stream.room()  # its pane is behind: the process waits, then TCP
+                await asyncio.sleep(0)  # frames already in the pipe come without a wait
         except FrameError as exc:
             broken = f"; {exc}"
         finally:
@@ -298,6 +299,8 @@ class HubStream:
             self._stop_requested.clear()
 
     async def _next(self) -> tuple[list[StreamItem], bool] | _Lost:
+        if self._inbox:  # a reader behind must still let timers and keys in between batches
+            await asyncio.sleep(0)
         while not self._inbox:
             self._arrived.clear()
             await self._arrived.wait()

@@ -58,18 +58,23 @@ def state_entry(change: StateChange) -> Entry:
     return Entry(text, text.plain, kind="state")
 
 
-def raw_entry(item: StreamItem) -> Entry | None:
-    """The frame exactly as received (state changes as `#` comments, which frames cannot be)."""
+def raw_frame(item: StreamItem) -> tuple[str, str, str] | None:
+    """The frame exactly as received (state changes as `#` comments, which frames cannot be), as
+    (text, style, kind): the raw view's entry, made by `raw_entry` when it is shown."""
     if isinstance(item, StateChange):
-        text = Text(f"# {item.describe()}", style="dim italic")
-        return Entry(text, text.plain, kind="state")
+        return (f"# {item.describe()}", "dim italic", "state")
     if not item.raw:
         return None
     style = "dim" if isinstance(item, Heartbeat) else ("yellow" if isinstance(item, Gap) else "")
     # A frame ends with a blank line on the wire: kept, so frames stand apart as they came.
-    return Entry.lazy(_raw_text, (item.raw.rstrip("\n") + "\n", style), kind="raw")
+    return (item.raw.rstrip("\n") + "\n", style, "raw")
 
 
-def _raw_text(source: tuple[str, str]) -> Text:
-    frame, style = source
-    return Text(frame, style=style)
+def raw_entry(frame: tuple[str, str, str]) -> Entry:
+    """The raw view's entry for what `raw_frame` gave."""
+    return Entry.lazy(_raw_text, frame, kind=frame[2])
+
+
+def _raw_text(frame: tuple[str, str, str]) -> Text:
+    text, style, _ = frame
+    return Text(text, style=style)

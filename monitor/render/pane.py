@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from rich.console import Group, RenderableType
 
 from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
 from monitor.render.entries import Entry
-from monitor.render.generic import gap_entry, generic_entry, raw_entry, state_entry
+from monitor.render.generic import gap_entry, generic_entry, raw_entry, raw_frame, state_entry
 from monitor.render.logs import LogRenderer
 from monitor.render.progress import ProgressRenderer
 from monitor.render.stats import PaneStats
@@ -25,23 +27,40 @@ def event_name(event: Event, payload: Any) -> str:
 
 
 class History:
-    """A bounded list of entries with a running count, so a view can draw only what is new."""
+    """A bounded list of entries with a running count, so a view can draw only what is new.
 
-    def __init__(self, max_entries: int) -> None:
-        self.entries: deque[Entry] = deque(maxlen=max_entries)
+    With `entry`, it keeps what each entry is made of (plain tuples, which the collector stops
+    walking: an Entry per event is one more object for every pass) and makes the entries when
+    they are read.
+    """
+
+    def __init__(self, max_entries: int, entry: Callable[[Any], Entry] | None = None) -> None:
+        self._kept: deque[Any] = deque(maxlen=max_entries)
+        self._entry = entry
         self.appended = 0
 
-    def add(self, entry: Entry) -> None:
-        self.entries.append(entry)
+    def add(self, kept: Any) -> None:
+        """Add an entry (or, with `entry`, what it is made of)."""
+        self._kept.append(kept)
         self.appended += 1
+
+    @property
+    def entries(self) -> list[Entry]:
+        """Every entry held, oldest first."""
+        return self._made(list(self._kept))
 
     def since(self, seen: int) -> list[Entry]:
         """Entries appended after the first `seen` (those that fell off the cap are gone)."""
-        new = min(self.appended - seen, len(self.entries))
-        return list(self.entries)[len(self.entries) - new:] if new > 0 else []
+        new = min(self.appended - seen, len(self._kept))
+        kept = list(islice(reversed(self._kept), new))  # the newest few, not a copy of them all
+        kept.reverse()
+        return self._made(kept)
+
+    def _made(self, kept: list[Any]) -> list[Entry]:
+        return kept if self._entry is None else [self._entry(item) for item in kept]
 
     def clear(self) -> None:
-        self.entries.clear()
+        self._kept.clear()
 
 
 class PaneRenderer:
@@ -49,7 +68,7 @@ class PaneRenderer:
 
     def __init__(self, max_lines: int = 2000) -> None:
         self.history = History(max_lines)
-        self.raw = History(max_lines)
+        self.raw = History(max_lines, raw_entry)
         self.stats = PaneStats()
         self.progress = ProgressRenderer()
         self.tokens = TokenRenderer()
@@ -58,7 +77,7 @@ class PaneRenderer:
 
     def feed(self, item: StreamItem) -> None:
         self.stats.count(item)
-        raw = raw_entry(item)
+        raw = raw_frame(item)
         if raw is not None:
             self.raw.add(raw)
         if isinstance(item, Event):

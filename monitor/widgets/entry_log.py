@@ -19,16 +19,6 @@ from monitor.widgets.strips import render_strips
 SCROLLBAR_SYNC = 0.25  # seconds between scrollbar redraws while following the tail
 
 
-class _Row:
-    """An entry and, while it is in view, its lines at the log's width."""
-
-    __slots__ = ("entry", "strips")
-
-    def __init__(self, entry: Entry) -> None:
-        self.entry = entry
-        self.strips: list[Strip] | None = None
-
-
 class EntryLog(ScrollView, can_focus=True):
     """Entries wrapped to the width, newest at the bottom, following the tail unless scrolled back.
 
@@ -40,10 +30,13 @@ class EntryLog(ScrollView, can_focus=True):
     def __init__(self, max_entries: int) -> None:
         super().__init__()
         self.max_entries = max_entries
-        self._rows: list[_Row] = []
-        self._heights: list[int] = []  # lines per row, 0 until rendered
+        self._entries: list[Entry] = []
+        self._heights: list[int] = []  # lines per entry, 0 until rendered
+        self._first = 0  # number of the first entry: an entry keeps its number as older ones go
+        # Lines of the entries in view, by number (no object per entry: each is one more for the
+        # collector to walk, at thousands a second)
+        self._strips: dict[int, list[Strip]] = {}
         self._measured = (0, 0)  # (rows, lines) rendered at this width: guesses the others
-        self._cached: list[_Row] = []  # rows holding strips: only those in view stay so
         self._offsets: list[int] | None = None  # first line of each row (and the total), cached
         self._width = 0  # the width the rendered rows were wrapped at
         self._style = Style()  # the widget's style they were drawn over (focus tints it)
@@ -57,32 +50,33 @@ class EntryLog(ScrollView, can_focus=True):
     @property
     def entries(self) -> list[Entry]:
         """The entries the log holds, oldest first."""
-        return [row.entry for row in self._rows]
+        return list(self._entries)
 
     def shown_text(self) -> list[str]:
         """Every line of every entry as plain text (renders them all: for tests and copies)."""
         width = self._content_width()
-        return [strip.text.rstrip() for row in self._rows
-                for strip in self._render(row, width, self._style)]
+        return [strip.text.rstrip() for entry in self._entries
+                for strip in self._render(entry, width, self._style)]
 
     def clear(self) -> None:
         """Remove every entry."""
-        self._rows.clear()
+        self._entries.clear()
         self._heights.clear()
-        self._cached = []
+        self._strips = {}
         self._changed(follow=True)
 
     def extend(self, entries: Iterable[Entry], follow: bool | None = None) -> None:
         """Add entries at the bottom, keeping the newest `max_entries`; the view follows them
         when it was at the end (or when `follow` says so)."""
-        rows = [_Row(entry) for entry in entries]
-        if not rows:
+        new = list(entries)[-self.max_entries:]
+        if not new:
             return
         follow = self._follow if follow is None else follow
-        self._rows.extend(rows[-self.max_entries:])
-        self._heights.extend([0] * min(len(rows), self.max_entries))
-        if (excess := len(self._rows) - self.max_entries) > 0:
-            del self._rows[:excess], self._heights[:excess]
+        self._entries.extend(new)
+        self._heights.extend([0] * len(new))
+        if (excess := len(self._entries) - self.max_entries) > 0:
+            del self._entries[:excess], self._heights[:excess]
+            self._first += excess
         self._changed(follow)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
@@ -105,16 +99,14 @@ class EntryLog(ScrollView, can_focus=True):
         """Forget rendered lines made at another width (and heights) or over another style."""
         if width != self._width:
             self._width = width
-            for row in self._rows:
-                row.strips = None
-            self._heights = [0] * len(self._rows)
+            self._strips = {}
+            self._heights = [0] * len(self._entries)
             self._measured = (0, 0)
-            self._cached = []
             self._offsets = None
             self._version += 1
         if style != self._style:
             self._style = style
-            self._release([])
+            self._strips = {}
             self._version += 1
 
     def _changed(self, follow: bool) -> None:
@@ -132,27 +124,28 @@ class EntryLog(ScrollView, can_focus=True):
     def _render_tail(self, height: int) -> None:
         """Render the newest rows until they fill `height` lines, so the end is exact."""
         lines = 0
-        for index in range(len(self._rows) - 1, -1, -1):
+        for index in range(len(self._entries) - 1, -1, -1):
             lines += self._render_row(index)
             if lines >= height:
                 break
 
     def _render_row(self, index: int) -> int:
-        row = self._rows[index]
-        if row.strips is None:
-            row.strips = self._render(row, self._width, self._style)
-            self._cached.append(row)
-            if len(row.strips) != self._heights[index]:
+        number = self._first + index
+        strips = self._strips.get(number)
+        if strips is None:
+            strips = self._strips[number] = self._render(self._entries[index], self._width,
+                                                         self._style)
+            if len(strips) != self._heights[index]:
                 if not self._heights[index]:
                     rows, lines = self._measured
-                    self._measured = (rows + 1, lines + len(row.strips))
-                self._heights[index] = len(row.strips)
+                    self._measured = (rows + 1, lines + len(strips))
+                self._heights[index] = len(strips)
                 self._offsets = None
                 self._version += 1
-        return len(row.strips)
+        return len(strips)
 
-    def _render(self, row: _Row, width: int, style: Style) -> list[Strip]:
-        strips = render_strips(self.app.console, row.entry.renderable, width, style)
+    def _render(self, entry: Entry, width: int, style: Style) -> list[Strip]:
+        strips = render_strips(self.app.console, entry.renderable, width, style)
         return strips or [Strip.blank(width, style)]
 
     def _line_offsets(self) -> list[int]:
@@ -199,8 +192,8 @@ class EntryLog(ScrollView, can_focus=True):
             offsets = self._line_offsets()
             index = max(bisect_right(offsets, top) - 1, 0)
             rendered_more = False
-            while index < len(self._rows) and offsets[index] < top + height:
-                if self._rows[index].strips is None:
+            while index < len(self._entries) and offsets[index] < top + height:
+                if self._first + index not in self._strips:
                     self._render_row(index)
                     rendered_more = rendered_more or self._offsets is None  # a row grew: again
                 index += 1
@@ -209,23 +202,20 @@ class EntryLog(ScrollView, can_focus=True):
         skip = top - offsets[index] if index < len(offsets) else 0
         window: list[Strip] = []
         first = index
-        while len(window) < height and index < len(self._rows):
-            strips = self._rows[index].strips or []
+        while len(window) < height and index < len(self._entries):
+            strips = self._strips.get(self._first + index, [])
             window.extend(strips[skip:skip + height - len(window)])
             skip, index = 0, index + 1
-        self._release(self._rows[first:index])
+        self._release(range(self._first + first, self._first + index))
         if self.virtual_size.height != offsets[-1]:  # rows in view grew: the scrollbar follows
             self.call_after_refresh(self._update_virtual_size)
         return window
 
-    def _release(self, shown: list[_Row]) -> None:
-        """Drop the lines of rows out of view (their heights stay): a fast stream passes
-        thousands of rows a second, and every Strip kept is objects the collector walks."""
-        keep = {id(row) for row in shown}
-        for row in self._cached:
-            if id(row) not in keep:
-                row.strips = None
-        self._cached = shown
+    def _release(self, shown: range) -> None:
+        """Drop the lines of entries out of view (their heights stay): a fast stream passes
+        thousands of entries a second, and every Strip kept is objects the collector walks."""
+        self._strips = {number: self._strips[number] for number in shown
+                        if number in self._strips}
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # Once a frame, not once a line: the sizes and the style walk the DOM each time.

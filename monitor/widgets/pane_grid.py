@@ -43,17 +43,17 @@ class PaneGrid(VerticalScroll):
 
     def flush_panes(self) -> None:
         """Draw what the panes have rendered since they were last drawn: every pane, or as many
-        as FLUSH_BUDGET allows by what each cost last time, taking turns (a long block of
-        drawing is a late key press)."""
+        as fit in FLUSH_BUDGET by what each cost last time (at least one), taking turns: a long
+        block of drawing, and the screen update after it, is a late key press."""
         panes = list(self.query_children(StreamPane))
         start = self._next_pane % len(panes) if panes else 0
         spent, drawn = 0.0, 0
         for pane in panes[start:] + panes[:start]:
+            if drawn and spent + pane.flush_cost > FLUSH_BUDGET:
+                break
             # In the pane's own context: a message whose sender is this grid stops bubbling here.
             pane.call_later(pane.flush)
             spent, drawn = spent + pane.flush_cost, drawn + 1
-            if spent >= FLUSH_BUDGET:
-                break
         self._next_pane = start + drawn
 
     def on_resize(self, event: Resize) -> None:

@@ -266,6 +266,41 @@ async def test_a_slow_reader_holds_the_pipe_and_still_gets_everything(
     assert waits  # the hub did wait for this reader
 
 
+async def test_a_reader_behind_by_several_batches_lets_the_loop_run_between_them(
+    server_factory: Callable[..., ServerProcess], hub: StreamHub,
+) -> None:
+    server = server_factory(*QUIET)
+    ticks = 0
+
+    async def tick() -> None:  # counts the loop's turns: a timer or a key press could run there
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    seen_at: dict[int, int] = {}
+    async with httpx.AsyncClient(base_url=server.url) as api, asyncio.timeout(20):
+        stream = hub.source(config_for(server, "numbers",
+                                       last_event_id=await publish(api, "numbers", 0)))
+        async for item in stream.items():
+            if isinstance(item, StateChange) and item.state is State.LIVE:
+                await publish(api, "numbers", 1)
+            if not isinstance(item, Event):
+                continue
+            if int(item.data) == 1:  # while this reader is busy, five batches queue up
+                for n in range(2, 7):
+                    await publish(api, "numbers", n)
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.3)
+            seen_at[int(item.data)] = ticks  # no await here: only the stream can yield
+            if int(item.data) == 6:
+                stream.stop()
+    ticker.cancel()
+    assert sorted(seen_at) == [1, 2, 3, 4, 5, 6]
+    assert len({seen_at[n] for n in range(2, 7)}) == 5  # the loop ran between every two batches
+
+
 async def test_server_errors_pass_through_unchanged(
     demo_server: ServerProcess, hub: StreamHub,
 ) -> None:

@@ -40,16 +40,28 @@ async def test_panes_take_turns_when_drawing_them_all_would_exceed_the_budget() 
         assert sorted(drawn) == [1, 2, 3]  # cheap panes: all of them, every tick
 
         for pane in panes:
-            pane.flush_cost = FLUSH_BUDGET * 0.6  # two of them fill a tick
-        ticks = []
-        for _ in range(3):
-            drawn.clear()
-            grid.flush_panes()
-            ticks.append(list(drawn))
+            pane.flush_cost = FLUSH_BUDGET * 0.4  # two of them fit in a tick, not three
+        ticks = draw_ticks(grid, drawn, 3)
         assert [len(tick) for tick in ticks] == [2, 2, 2]
         flat = [number for tick in ticks for number in tick]
         # In turn, each tick going on from where the last stopped: no pane waits two ticks.
         assert flat == [(flat[0] - 1 + i) % 3 + 1 for i in range(6)]
+
+        for pane in panes:
+            pane.flush_cost = FLUSH_BUDGET * 2  # over the budget alone: one a tick, still drawn
+        ticks = draw_ticks(grid, drawn, 3)
+        assert [len(tick) for tick in ticks] == [1, 1, 1]
+        assert sorted(number for tick in ticks for number in tick) == [1, 2, 3]
+
+
+def draw_ticks(grid: PaneGrid, drawn: list[int], count: int) -> list[list[int]]:
+    """The panes each of `count` ticks asked to flush."""
+    ticks = []
+    for _ in range(count):
+        drawn.clear()
+        grid.flush_panes()
+        ticks.append(list(drawn))
+    return ticks
 
 
 async def test_a_flush_measures_what_it_cost() -> None:

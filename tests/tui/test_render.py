@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from rich.console import Console
 
@@ -138,3 +140,18 @@ def test_the_rate_is_right_at_thousands_of_events_a_second() -> None:
     assert stats.rate(T0 + 10) == pytest.approx(5000, rel=0.001)
     assert stats.rate(T0 + 15) == pytest.approx(2500, rel=0.001)  # half the window is quiet
     assert stats.rate(T0 + 30) == 0.0
+
+
+def test_a_pane_keeps_about_one_object_per_event_for_the_collector_to_walk() -> None:
+    # Raw frames are kept as tuples of strings, which the collector stops tracking; an Entry or a
+    # row object per event more made every pass of the collector longer at thousands a second.
+    renderer = PaneRenderer(max_lines=1000)
+    items = [event("log", {"level": "INFO", "message": f"step {n}"}, n, T0) for n in range(1000)]
+    gc.collect()
+    before = len(gc.get_objects())
+    for item in items:
+        renderer.feed(item)
+    gc.collect()
+    tracked_per_event = (len(gc.get_objects()) - before) / len(items)
+    assert tracked_per_event < 1.2
+    assert len(renderer.raw.entries) == len(renderer.history.entries) == 1000
