@@ -51,7 +51,7 @@ class History:
 
     def since(self, seen: int) -> list[Entry]:
         """Entries appended after the first `seen` (those that fell off the cap are gone)."""
-        new = min(self.appended - seen, len(self._kept))
+        new = max(min(self.appended - seen, len(self._kept)), 0)
         kept = list(islice(reversed(self._kept), new))  # the newest few, not a copy of them all
         kept.reverse()
         return self._made(kept)

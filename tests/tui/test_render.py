@@ -155,3 +155,13 @@ def test_a_pane_keeps_about_one_object_per_event_for_the_collector_to_walk() -> 
     tracked_per_event = (len(gc.get_objects()) - before) / len(items)
     assert tracked_per_event < 1.2
     assert len(renderer.raw.entries) == len(renderer.history.entries) == 1000
+
+
+def test_history_since_a_count_ahead_of_it_is_empty() -> None:
+    renderer = PaneRenderer(max_lines=5)
+    for n in range(3):
+        renderer.feed(event("custom", {"n": n}, n, T0))
+    assert [e.plain for e in renderer.history.since(1)] == [
+        e.plain for e in renderer.history.entries[1:]]
+    assert renderer.history.since(3) == [] and renderer.history.since(7) == []
+    assert renderer.raw.since(7) == []
