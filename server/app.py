@@ -31,7 +31,7 @@ from server.metrics import Metrics
 from server.replay import ReplayPlan, load_plan, run_replay
 from server.settings import ServerSettings
 from server.simulators import SIMULATORS, run_simulator, run_ticker
-from server.streaming import ABORT_KEY, EventStreamResponse, transport_abort
+from server.streaming import ABORT_KEY, EventStreamResponse, cap_send_buffer, transport_abort
 
 log = logging.getLogger("uvicorn.error")  # configured by uvicorn, so start-up notes show
 _EVENT_RE = re.compile(EVENT_PATTERN)
@@ -46,11 +46,14 @@ class SSEApp(FastAPI):
 
     stream_endpoint: Callable[[Request], Awaitable[Response]] | None = None
     stream_cors: ASGIApp | None = None  # _stream behind CORS, when origins are configured
+    send_buffer = 0  # SO_SNDBUF of stream sockets; 0: left to the kernel
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["path"] == "/stream"
                 and scope["method"] in ("GET", "HEAD") and self.stream_endpoint is not None):
             scope[ABORT_KEY] = transport_abort(send)  # before CORS wraps `send`
+            if self.send_buffer:
+                cap_send_buffer(send, self.send_buffer)
             await (self.stream_cors or self._stream)(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
@@ -93,6 +96,7 @@ def create_app(settings: ServerSettings | None = None, backend: Backend | None =
     app = SSEApp(title="sse-demo-server", lifespan=lifespan)
     app.state.broker = broker
     app.state.settings = settings
+    app.send_buffer = settings.send_buffer
     _add_error_handlers(app)
     _add_routes(app, broker, settings)
     if settings.cors_origins:

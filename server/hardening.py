@@ -40,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser, number: Callable[..., Any]) -
     add("--write-timeout", type=number(float, allow_zero=True), default=defaults.write_timeout,
         metavar="SECONDS",
         help="drop a stream whose reader stopped reading for this long; 0: never")
+    add("--send-buffer", type=number(int, allow_zero=True), default=defaults.send_buffer,
+        metavar="BYTES",
+        help="each stream's kernel send buffer (SO_SNDBUF), so that a stalled reader holds about "
+             "--queue-bytes plus this much; 0: the kernel's own, MiBs on loopback")
 
 
 def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser,
@@ -64,4 +68,5 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser,
         "max_topics": args.max_topics,
         "publish_rate": args.publish_rate,
         "write_timeout": args.write_timeout,
+        "send_buffer": args.send_buffer,
     }

@@ -32,6 +32,7 @@ class ServerSettings:
     max_streams_per_client: int = 5_000  # open streams per client address
     publish_rate: float = 1000.0  # publish requests a second per client address; 0: unlimited
     write_timeout: float = 30.0  # seconds a write may wait on a stalled reader; 0: forever
+    send_buffer: int = 0  # SO_SNDBUF of each stream's socket; 0: the kernel's autotuning
     cors_origins: tuple[str, ...] = ()  # browser origins allowed; () = CORS off
 
     def __post_init__(self) -> None:
@@ -50,6 +51,7 @@ class ServerSettings:
             "max_streams_per_client must be at least 1": self.max_streams_per_client >= 1,
             "publish_rate must not be negative": self.publish_rate >= 0,
             "write_timeout must not be negative": self.write_timeout >= 0,
+            "send_buffer must not be negative": self.send_buffer >= 0,
         }
         for message, ok in checks.items():
             if not ok:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import Callable
 
@@ -22,14 +23,26 @@ PREAMBLE_CHUNK = 256 * 1024
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
+def _transport(send: Send) -> asyncio.BaseTransport | None:
+    # ASGI exposes no connection; uvicorn's `send` is a method of a cycle that holds it.
+    return getattr(getattr(send, "__self__", None), "transport", None)
+
+
 def transport_abort(send: Send) -> Callable[[], None] | None:
     """How to drop the connection behind `send`, when the server exposes it.
 
     ASGI has no way to close a connection whose peer stopped reading (every send waits for it to
-    drain); uvicorn's `send` is a method of a cycle that holds the transport, so use that.
+    drain).
     """
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    return getattr(transport, "abort", None)
+    return getattr(_transport(send), "abort", None)
+
+
+def cap_send_buffer(send: Send, size: int) -> None:
+    """Set SO_SNDBUF of the socket behind `send`, when the server exposes it."""
+    transport = _transport(send)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 class EventStreamResponse(Response):

@@ -16,8 +16,8 @@ class Entry:
 
     id: str
     event: str
-    data: str  # JSON text, one line
-    frame: bytes  # wire.encode_frame(...) of the above, shared by all subscribers
+    frame: bytes  # wire.encode_frame of the event, its data and id, shared by all subscribers
+    # No copy of the data beside the frame: the backlog would hold every event twice.
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,3 +43,27 @@ async def test_a_stalled_reader_is_dropped_by_the_write_timeout(server_factory: 
         events = await resumed.take(120, within=20)
     assert [data(event)["n"] for event in events] == list(range(6, 126))  # no gap, no duplicate
     assert all(event.type == "e" for event in events)
+
+
+async def test_a_capped_send_buffer_drops_a_stalled_reader_by_its_queue(
+        server_factory: Factory) -> None:
+    # On loopback the kernel's own send buffer would take these 3 MB whole; capped, it cannot.
+    server = server_factory("--no-simulators", "--heartbeat", "0", "--queue-bytes", "262144",
+                            "--max-event-bytes", "200000", "--write-timeout", "0",
+                            "--send-buffer", "65536")
+    first = publish(server.url, "capped", "e", {"n": 0, "blob": ""})
+    async with open_stream(server.url, "capped", first) as reader:
+        publish(server.url, "capped", "e", {"n": 1, "blob": ""})
+        await reader.take(1)
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            for n in range(2, 32):  # from here on the reader reads nothing
+                blob = {"event": "e", "data": {"n": n, "blob": "x" * 100_000}}
+                assert (await client.post("/topics/capped/events", json=blob)).status_code == 201
+        await wait_for(lambda: subscribers(server.url, "capped") == 0, within=5)
+    assert value(scrape(server), "sse_slow_subscriber_drops_total", topic="capped",
+                 reason="overflow") == 1
+
+
+def test_a_negative_send_buffer_is_a_usage_error() -> None:
+    with pytest.raises(RuntimeError, match="argument --send-buffer"):
+        ServerProcess("--send-buffer", "-1").start()

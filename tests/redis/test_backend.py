@@ -12,6 +12,7 @@ from server import wire
 from server.backends.base import Entry
 from server.backends.redis import RedisBackend, parse_stream_id
 from tests.redis.conftest import RedisServer
+from tests.sse_reference import parse
 
 pytestmark = pytest.mark.anyio
 
@@ -45,7 +46,7 @@ async def publish(backend: RedisBackend, topic: str, count: int, start: int = 0)
 
 
 def numbers(entries: list[Entry]) -> list[int]:
-    return [json.loads(entry.data)["n"] for entry in entries]
+    return [json.loads(parse(entry.frame)[0].data)["n"] for entry in entries]
 
 
 async def stop(*tasks: asyncio.Task[None]) -> None:
