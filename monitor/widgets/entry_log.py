@@ -14,6 +14,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from monitor.render.entries import Entry
+from monitor.widgets.scrollbar import drawn_thumb
 from monitor.widgets.strips import render_strips
 
 SCROLLBAR_SYNC = 0.25  # seconds between scrollbar redraws while following the tail
@@ -45,6 +46,7 @@ class EntryLog(ScrollView, can_focus=True):
         self._window_key: tuple[object, ...] | None = None
         self._window: list[Strip] = []  # the lines in view, built once per frame
         self._scrollbar_sync: Timer | None = None  # pending redraw of the scrollbar
+        self._thumb: tuple[int, int, int] | None = None  # where the scrollbar last drew it
         self._blank = Strip.blank(0)  # below the last row
 
     @property
@@ -178,6 +180,12 @@ class EntryLog(ScrollView, can_focus=True):
 
     def _sync_scrollbar(self) -> None:
         self._scrollbar_sync = None
+        height = self.scrollable_content_region.height
+        thumb = drawn_thumb(height, self.virtual_size.height, height, self.scroll_y)
+        # Drawing the bar costs a frame as much as the lines in view: not when it looks the same
+        if self._follow and thumb == self._thumb and thumb is not None:
+            return
+        self._thumb = thumb
         self._scroll_update(self.virtual_size)
         self.vertical_scrollbar.position = self.scroll_y
 

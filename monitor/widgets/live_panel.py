@@ -53,9 +53,13 @@ class LivePanel(Widget):
         self.refresh()
 
     def _resize(self, lines: int, shown: bool) -> None:
+        shown_lines = self.content_size.height
+        # Cut by its cap, it stays as high for any content as high or higher: no layout pass
+        capped = self.display and shown and shown_lines < self._height and lines >= shown_lines
         self._height, self._smaller_since = lines, None
         self.display = shown
-        self.refresh(layout=True)
+        if not capped:
+            self.refresh(layout=True)
 
     def _settle(self) -> None:
         self._settle_timer = None

@@ -62,6 +62,34 @@ async def test_it_asks_for_a_layout_only_when_its_height_changes() -> None:
         assert not any(layouts) and panel.display and panel.size.height == 2
 
 
+def lines(count: int) -> Text:
+    return Text("\n".join(f"token {n}" for n in range(count)))
+
+
+async def test_at_its_cap_it_grows_and_shrinks_without_a_layout_pass() -> None:
+    app = PanelApp()
+    async with app.run_test(size=(30, 12)) as pilot:
+        panel = app.query_one(LivePanel)
+        panel.show(lines(6))
+        await pilot.pause()
+        assert panel.size.height == 4  # cut by max-height
+        layouts: list[bool] = []
+        refresh = panel.refresh
+
+        def spy(*regions, layout: bool = False, **options):  # type: ignore[no-untyped-def]
+            layouts.append(layout)
+            return refresh(*regions, layout=layout, **options)
+
+        panel.refresh = spy  # type: ignore[method-assign]
+        panel.show(lines(9))  # higher, but as high as shown
+        panel.show(lines(5), hold=False)  # lower, still above the cap
+        await pilot.pause()
+        assert not any(layouts) and shown(panel) == [f"token {n}" for n in range(1, 5)]
+        panel.show(lines(2), hold=False)  # below the cap: the panel itself shrinks
+        await pilot.pause()
+        assert any(layouts) and panel.size.height == 2
+
+
 async def three_lines(app: PanelApp, pilot: Pilot[None]) -> LivePanel:
     """The app's panel, showing and laid out at three lines."""
     panel = app.query_one(LivePanel)
