@@ -13,7 +13,8 @@ from textual.widget import Widget
 
 from monitor.widgets.strips import render_strips
 
-HOLD = 1.0  # seconds the panel keeps its height (or stays open, empty) after its content shrank
+HOLD = 2.0  # seconds the panel keeps its height (or stays open, empty) after its content shrank
+ROOM = 0.5  # growing again within HOLD, it grows by this share more: room for the next lines
 
 
 class LivePanel(Widget):
@@ -21,7 +22,8 @@ class LivePanel(Widget):
 
     A fast token stream changes this panel in every frame, and messages open and close many
     times a second; each change of its height is a layout pass that repaints the whole screen.
-    So it grows at once, but shrinks or closes only once its content has been smaller for HOLD.
+    So it grows at once, but shrinks or closes only once its content has been smaller for HOLD;
+    and growing again within HOLD of the last time (a fast stream), it leaves room to grow into.
     """
 
     def __init__(self) -> None:
@@ -30,8 +32,10 @@ class LivePanel(Widget):
         self._strips: list[Strip] = []
         self._width = 0
         self._height = 0  # lines the layout gives it: at least its content's
+        self._floor = 0  # its content's lines when it last changed height: below them, it shrinks
         self._smaller_since: float | None = None  # monotonic time the content became shorter
         self._settle_timer: Timer | None = None
+        self._grown_at = -HOLD  # monotonic time it last grew
 
     def show(self, renderable: RenderableType | None, *, hold: bool = True) -> None:
         """Draw `renderable` from now on; None closes the panel. `hold=False` (a change the
@@ -42,9 +46,14 @@ class LivePanel(Widget):
         if not self.display:
             if renderable is not None:  # not laid out yet, maybe: the layout measures it
                 self._resize(needed, shown=True)
-        elif needed > self._height or (not hold and (needed != self._height or renderable is None)):
+        elif needed > self._height:
+            now, opening = time.monotonic(), not self._height
+            room = int(needed * ROOM) if hold and now - self._grown_at < HOLD else 0
+            self._grown_at = self._grown_at if opening else now
+            self._resize(needed, shown=True, room=room)
+        elif not hold and (needed != self._height or renderable is None):
             self._resize(needed, shown=renderable is not None)
-        elif needed < self._height or renderable is None:
+        elif needed < self._floor or renderable is None:
             self._smaller_since = self._smaller_since or time.monotonic()
             if self._settle_timer is None:
                 self._settle_timer = self.set_timer(HOLD, self._settle)
@@ -52,11 +61,12 @@ class LivePanel(Widget):
             self._smaller_since = None
         self.refresh()
 
-    def _resize(self, lines: int, shown: bool) -> None:
+    def _resize(self, lines: int, shown: bool, room: int = 0) -> None:
         shown_lines = self.content_size.height
+        height = lines + room
         # Cut by its cap, it stays as high for any content as high or higher: no layout pass
-        capped = self.display and shown and shown_lines < self._height and lines >= shown_lines
-        self._height, self._smaller_since = lines, None
+        capped = self.display and shown and shown_lines < self._height and height >= shown_lines
+        self._height, self._floor, self._smaller_since = height, lines, None
         self.display = shown
         if not capped:
             self.refresh(layout=True)
@@ -82,7 +92,7 @@ class LivePanel(Widget):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if width != self._width:
             self._render_at(width)
-            self._height = len(self._strips)
+            self._height = self._floor = len(self._strips)
         return self._height
 
     def on_resize(self, event: Resize) -> None:

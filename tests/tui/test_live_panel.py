@@ -124,3 +124,29 @@ async def test_a_change_the_user_asked_for_closes_it_at_once() -> None:
         panel.show(None, hold=False)  # the raw view
         await pilot.pause()
         assert not panel.display
+
+
+class TallPanelApp(App[None]):
+    CSS = "LivePanel { height: auto; max-height: 20; }"
+
+    def compose(self) -> ComposeResult:
+        yield LivePanel()
+
+
+async def test_growing_again_soon_it_leaves_room_and_keeps_it_while_used() -> None:
+    app = TallPanelApp()
+    async with app.run_test(size=(30, 30)) as pilot:
+        panel = app.query_one(LivePanel)
+        for count in (1, 2):  # opens, then grows: as high as its content
+            panel.show(lines(count))
+            await pilot.pause()
+            assert panel.size.height == count
+        panel.show(lines(4))  # again within HOLD: a fast stream, half as much room again
+        await pilot.pause()
+        assert panel.size.height == 6 and shown(panel)[:4] == [f"token {n}" for n in range(4)]
+        panel.show(lines(6))  # into the room: no layout pass needed, none taken
+        await pilot.pause(HOLD + 0.2)
+        assert panel.size.height == 6
+        panel.show(lines(3))  # less than it grew for: it shrinks once that has lasted HOLD
+        await pilot.pause(HOLD + 0.2)
+        assert panel.size.height == 3
