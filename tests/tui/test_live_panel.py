@@ -23,6 +23,19 @@ def shown(panel: LivePanel) -> list[str]:
     return [panel.render_line(y).text.rstrip() for y in range(panel.content_size.height)]
 
 
+def layout_requests(panel: LivePanel) -> list[bool]:
+    """From now on, whether each refresh of `panel` asked for a layout pass."""
+    layouts: list[bool] = []
+    refresh = panel.refresh
+
+    def spy(*regions, layout: bool = False, **options):  # type: ignore[no-untyped-def]
+        layouts.append(layout)
+        return refresh(*regions, layout=layout, **options)
+
+    panel.refresh = spy  # type: ignore[method-assign]
+    return layouts
+
+
 async def test_a_long_message_shows_its_newest_lines() -> None:
     app = PanelApp()
     async with app.run_test(size=(30, 12)) as pilot:
@@ -37,14 +50,7 @@ async def test_it_asks_for_a_layout_only_when_its_height_changes() -> None:
     app = PanelApp()
     async with app.run_test(size=(30, 12)) as pilot:
         panel = app.query_one(LivePanel)
-        layouts: list[bool] = []
-        refresh = panel.refresh
-
-        def spy(*regions, layout: bool = False, **options):  # type: ignore[no-untyped-def]
-            layouts.append(layout)
-            return refresh(*regions, layout=layout, **options)
-
-        panel.refresh = spy  # type: ignore[method-assign]
+        layouts = layout_requests(panel)
         panel.show(Text("one line"))
         await pilot.pause()
         layouts.clear()
@@ -73,14 +79,7 @@ async def test_at_its_cap_it_grows_and_shrinks_without_a_layout_pass() -> None:
         panel.show(lines(6))
         await pilot.pause()
         assert panel.size.height == 4  # cut by max-height
-        layouts: list[bool] = []
-        refresh = panel.refresh
-
-        def spy(*regions, layout: bool = False, **options):  # type: ignore[no-untyped-def]
-            layouts.append(layout)
-            return refresh(*regions, layout=layout, **options)
-
-        panel.refresh = spy  # type: ignore[method-assign]
+        layouts = layout_requests(panel)
         panel.show(lines(9))  # higher, but as high as shown
         panel.show(lines(5), hold=False)  # lower, still above the cap
         await pilot.pause()
