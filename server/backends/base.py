@@ -15,7 +15,6 @@ class Entry:
     """One stored event, encoded once as the SSE frame every subscriber receives."""
 
     id: str
-    event: str
     frame: bytes  # wire.encode_frame of the event, its data and id, shared by all subscribers
     # No copy of the data beside the frame: the backlog would hold every event twice.
 

@@ -58,7 +58,7 @@ class MemoryBackend:
         log = self._log(topic)
         log.newest_seq += 1
         entry_id = log.id_of(log.newest_seq)
-        entry = Entry(entry_id, event, wire.encode_frame(event, data, entry_id))
+        entry = Entry(entry_id, wire.encode_frame(event, data, entry_id))
         log.entries.append(entry)
         for queue in log.followers:
             queue.put_nowait(entry)

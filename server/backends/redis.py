@@ -208,7 +208,7 @@ class RedisBackend:
 
     @staticmethod
     def _entry(entry_id: str, event: str, data: str) -> Entry:
-        return Entry(entry_id, event, wire.encode_frame(event, data, entry_id))
+        return Entry(entry_id, wire.encode_frame(event, data, entry_id))
 
     async def append(self, topic: str, event: str, data: str) -> Entry:
         (entry,) = await self.append_many(topic, [(event, data)])
