@@ -46,7 +46,6 @@ class EntryLog(ScrollView, can_focus=True):
         self._window_key: tuple[object, ...] | None = None
         self._window: list[Strip] = []  # the lines in view, built once per frame
         self._scrollbar_sync: Timer | None = None  # pending redraw of the scrollbar
-        self._thumb: tuple[int, int, int] | None = None  # where the scrollbar last drew it
         self._blank = Strip.blank(0)  # below the last row
 
     @property
@@ -181,13 +180,16 @@ class EntryLog(ScrollView, can_focus=True):
     def _sync_scrollbar(self) -> None:
         self._scrollbar_sync = None
         height = self.scrollable_content_region.height
-        thumb = drawn_thumb(height, self.virtual_size.height, height, self.scroll_y)
+        bar = self.vertical_scrollbar
+        wanted = drawn_thumb(height, self.virtual_size.height, height, self.scroll_y)
+        # What the bar draws now, from its own inputs: Textual's layout may have set them since
+        shown = drawn_thumb(bar.size.height, bar.window_virtual_size, bar.window_size,
+                            bar.position)
         # Drawing the bar costs a frame as much as the lines in view: not when it looks the same
-        if self._follow and thumb == self._thumb and thumb is not None:
+        if self._follow and wanted == shown and wanted is not None:
             return
-        self._thumb = thumb
         self._scroll_update(self.virtual_size)
-        self.vertical_scrollbar.position = self.scroll_y
+        bar.position = self.scroll_y
 
     def _build_window(self, top: int, height: int, at_end: bool) -> list[Strip]:
         """The lines from `top` (or the last lines, `at_end`), rendering the rows they fall in,

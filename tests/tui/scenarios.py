@@ -19,6 +19,7 @@ from monitor.app import MonitorApp
 from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
 from monitor.scripted import ScriptedStream
 from monitor.stream import StreamConfig, with_topic
+from monitor.widgets.entry_log import SCROLLBAR_SYNC
 from monitor.widgets.pane import StreamPane
 from server import wire
 from server.simulators import steps_for
@@ -210,6 +211,9 @@ async def settle(pilot: Pilot) -> None:
         pane.flush()
     for field_ in pilot.app.screen.query(Input):
         field_.cursor_blink = False  # a blinking cursor would make screenshots differ
+    # The logs' scrollbars follow a flush within SCROLLBAR_SYNC: a picture taken sooner or
+    # later than that would differ by a scrollbar thumb, with the machine's speed
+    await pilot.pause(SCROLLBAR_SYNC * 1.5)
     await pilot.pause()
 
 

@@ -3,12 +3,15 @@ only when the thumb would move."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from itertools import product
 from math import ceil
 
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 from textual.scrollbar import ScrollBarRender
 
 from monitor.render.entries import Entry
@@ -56,12 +59,19 @@ def mixed(start: int, count: int) -> list[Entry]:
     return [Entry(Text(row), row) for row in rows]
 
 
-async def test_a_following_log_does_not_redraw_a_scrollbar_that_would_look_the_same() -> None:
+@asynccontextmanager
+async def following_log() -> AsyncIterator[tuple[Pilot[None], EntryLog]]:
+    """A log of 300 mixed entries, following, once its scrollbar has caught up."""
     app = FollowApp()
     async with app.run_test(size=(40, 10)) as pilot:
         log = app.query_one(EntryLog)
         log.extend(mixed(0, 300))
         await pilot.pause(SCROLLBAR_SYNC + 0.1)
+        yield pilot, log
+
+
+async def test_a_following_log_does_not_redraw_a_scrollbar_that_would_look_the_same() -> None:
+    async with following_log() as (pilot, log):
         bar = log.vertical_scrollbar
         redraws: list[bool] = []
         refresh = bar.refresh
@@ -80,3 +90,16 @@ async def test_a_following_log_does_not_redraw_a_scrollbar_that_would_look_the_s
         log.scroll_home(animate=False, immediate=True)  # scrolled back: it moves, and is drawn
         await pilot.pause()
         assert redraws
+
+
+async def test_a_following_log_redraws_a_bar_left_behind_by_someone_else() -> None:
+    async with following_log() as (pilot, log):
+        bar = log.vertical_scrollbar
+        # Textual's own scrolling (a clamp while sizes settle) moved the bar, not the log
+        bar.position = log.scroll_y - 40
+        log.extend(mixed(300, 1))
+        await pilot.pause(SCROLLBAR_SYNC + 0.1)
+        height = log.scrollable_content_region.height
+        assert drawn_thumb(bar.size.height, bar.window_virtual_size, bar.window_size,
+                           bar.position) == drawn_thumb(height, log.virtual_size.height, height,
+                                                        log.scroll_y)
