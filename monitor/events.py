@@ -28,7 +28,7 @@ class Event:
     type: str  # the event type; "message" when the stream named none
     data: str  # the data buffer exactly as parsed (lines joined with "\n")
     id: str  # the last event id at dispatch (the spec's lastEventId)
-    received: float  # wall-clock time it was dispatched, from the stream's clock
+    received: float  # wall-clock time its reader took it, from the stream's clock
     raw: str = ""  # the block's lines as received, for a raw view
     retry: int | None = None  # a retry value in the same block, if any
 

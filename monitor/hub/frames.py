@@ -22,7 +22,12 @@ _CLASSES: tuple[type[Any], ...] = (Event, Heartbeat, Gap, StateChange)
 _TAGS = {cls: tag for tag, cls in enumerate(_CLASSES)}
 _GETTERS = {cls: attrgetter(*cls.__slots__) for cls in _CLASSES}
 _STATE_TAG = _TAGS[StateChange]
+# Where each timed item's `received` sits in its encoded tuple (after the tag)
+_RECEIVED = {_TAGS[cls]: cls.__slots__.index("received") + 1 for cls in (Event, Heartbeat, Gap)}
 _CONFIG_FIELDS = tuple(f.name for f in fields(StreamConfig) if f.name != "clock")
+
+
+Encoded = tuple[Any, ...]  # an item as plain values: its class's tag, then its fields
 
 
 class FrameError(Exception):
@@ -54,7 +59,7 @@ async def read_frame(reader: asyncio.StreamReader) -> Any | None:
         raise FrameError(f"unreadable frame: {exc}") from None
 
 
-def encode_item(item: StreamItem) -> tuple[Any, ...]:
+def encode_item(item: StreamItem) -> Encoded:
     """An item as a tuple of plain values: its class's tag, then its fields in order."""
     cls = type(item)
     values = _GETTERS[cls](item)
@@ -63,11 +68,14 @@ def encode_item(item: StreamItem) -> tuple[Any, ...]:
     return (_TAGS[cls], *values)
 
 
-def decode_item(values: tuple[Any, ...]) -> StreamItem:
-    """The item `encode_item` gave `values` for."""
+def decode_item(values: Encoded, received: float | None = None) -> StreamItem:
+    """The item `encode_item` gave `values` for; with `received`, received then instead."""
     tag = values[0]
     if tag == _STATE_TAG:
         return StateChange(State(values[1]), *values[2:])
+    if received is not None:
+        at = _RECEIVED[tag]
+        return _CLASSES[tag](*values[1:at], received, *values[at + 1:])
     return _CLASSES[tag](*values[1:])
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.events import State, StateChange, StreamItem
-from monitor.hub.frames import FrameError, decode_item, encode_config, pack, read_frame
+from monitor.hub.frames import Encoded, FrameError, decode_item, encode_config, pack, read_frame
 from monitor.stream import HEALTHY_AFTER, SSEStream, StreamConfig, backoff_delay
 
 RESTART_DELAY = 0.5  # seconds before the first restart of a stream process that died
@@ -136,7 +136,7 @@ class StreamHub:
                     stream = run.streams.get(stream_id)
                     if stream is None:
                         continue
-                    stream.deliver([decode_item(v) for v in values], last_event_id, ended)
+                    stream.deliver(values, last_event_id, ended)
                     if ended:
                         del run.streams[stream_id]
                     elif stream.queued > MAX_QUEUED:
@@ -211,7 +211,7 @@ class HubStream:
         self.last_event_id = config.last_event_id
         self._hub = hub
         self._link: tuple[_Run, int] | None = None
-        self._inbox: deque[tuple[list[StreamItem], bool] | _Lost] = deque()
+        self._inbox: deque[tuple[list[Encoded], bool] | _Lost] = deque()
         self.queued = 0  # items delivered and not yet yielded
         self._arrived = asyncio.Event()
         self._room = asyncio.Event()
@@ -220,7 +220,7 @@ class HubStream:
 
     # -- from the hub's reader -----------------------------------------------------------------
 
-    def deliver(self, items: list[StreamItem], last_event_id: str, ended: bool) -> None:
+    def deliver(self, items: list[Encoded], last_event_id: str, ended: bool) -> None:
         self.last_event_id = last_event_id
         self.queued += len(items)
         self._inbox.append((items, ended))
@@ -275,8 +275,11 @@ class HubStream:
                         self._send("stop", self._stop_reason)
                     while not isinstance(entry := await self._next(), _Lost):
                         batch, ended = entry
-                        for item in batch:
-                            yield item
+                        # Timed as they reach the pane, not as the process read them: a pane
+                        # behind the stream must show it in its latency (README, "Latency").
+                        taken = self.config.clock()
+                        for values in batch:
+                            yield decode_item(values, taken)
                         if ended:
                             return
                     lost = entry
@@ -298,7 +301,7 @@ class HubStream:
             self._stop_reason = None
             self._stop_requested.clear()
 
-    async def _next(self) -> tuple[list[StreamItem], bool] | _Lost:
+    async def _next(self) -> tuple[list[Encoded], bool] | _Lost:
         if self._inbox:  # a reader behind must still let timers and keys in between batches
             await asyncio.sleep(0)
         while not self._inbox:

@@ -7,7 +7,9 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -78,6 +80,17 @@ def test_every_item_crosses_the_pipe_unchanged(item: StreamItem) -> None:
     assert crossed == item and type(crossed) is type(item)
     if isinstance(crossed, StateChange):
         assert crossed.state is item.state  # the enum member, not its string
+
+
+@pytest.mark.parametrize("item", ITEMS, ids=lambda item: type(item).__name__)
+def test_an_item_decoded_with_a_time_has_that_time_and_nothing_else_changed(
+    item: StreamItem,
+) -> None:
+    crossed = decode_item(encode_item(item), received=99.5)
+    if isinstance(item, StateChange):  # a change of state keeps the time it happened
+        assert crossed == item
+    else:
+        assert crossed == replace(item, received=99.5) and type(crossed) is type(item)
 
 
 def test_a_config_crosses_without_its_clock() -> None:
@@ -264,6 +277,32 @@ async def test_a_slow_reader_holds_the_pipe_and_still_gets_everything(
                     stream.stop()
     assert received == list(range(1, total + 1))
     assert waits  # the hub did wait for this reader
+
+
+async def test_items_are_timed_when_their_reader_takes_them(
+    server_factory: Callable[..., ServerProcess], hub: StreamHub,
+) -> None:
+    server = server_factory(*QUIET)
+    times: list[tuple[float, float]] = []  # (received, when this reader took it)
+    async with httpx.AsyncClient(base_url=server.url) as api:
+        first_id = await publish(api, "numbers", 0)
+        await publish(api, "numbers", 1)
+        stream = hub.source(config_for(server, "numbers", last_event_id=first_id))
+        async with asyncio.timeout(20):
+            async for item in stream.items():
+                if not isinstance(item, Event):
+                    continue
+                times.append((item.received, time.time()))
+                if item.data == "1":  # the rest arrive while this reader is busy
+                    for n in range(2, 6):
+                        await publish(api, "numbers", n)
+                    await asyncio.sleep(0.5)
+                    resumed = time.time()
+                if item.data == "5":
+                    stream.stop()
+    assert len(times) == 5
+    # Read by the process long before: a pane behind shows it in its latency
+    assert all(resumed <= received <= taken for received, taken in times[1:])
 
 
 async def test_a_reader_behind_by_several_batches_lets_the_loop_run_between_them(
