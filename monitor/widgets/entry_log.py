@@ -90,6 +90,7 @@ class EntryLog(ScrollView, can_focus=True):
             self._changed(follow=True)
         elif self._follow:  # shorter (a live panel opened): the end moved down, and so do we
             self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._schedule_scrollbar_sync()
 
     # -- rendering -------------------------------------------------------------------------------
 
@@ -174,8 +175,13 @@ class EntryLog(ScrollView, can_focus=True):
         if changed or self.scroll_y != end:
             self.set_reactive(ScrollView.scroll_y, end)
             self.set_reactive(ScrollView.scroll_target_y, end)
-            if self._scrollbar_sync is None:
-                self._scrollbar_sync = self.set_timer(SCROLLBAR_SYNC, self._sync_scrollbar)
+        self._schedule_scrollbar_sync()
+
+    def _schedule_scrollbar_sync(self) -> None:
+        # Even when the log did not move: Textual's own layout and scrolling move the bar too.
+        # A sync that finds the bar right costs two small sums, not a redraw.
+        if self._scrollbar_sync is None:
+            self._scrollbar_sync = self.set_timer(SCROLLBAR_SYNC, self._sync_scrollbar)
 
     def _sync_scrollbar(self) -> None:
         self._scrollbar_sync = None
