@@ -14,7 +14,7 @@ import httpx
 from textual.app import App
 from textual.binding import Keymap
 
-from monitor.heap import HEAP_TRIM_INTERVAL, release_free_heap
+from monitor.heap import HEAP_TRIM_INTERVAL, map_large_blocks, release_free_heap
 from monitor.hub import StreamHub
 from monitor.palette import MonitorCommands
 from monitor.record import Recorder
@@ -89,6 +89,7 @@ class MonitorApp(App[None]):
         if self.initial_keymap:
             self.set_keymap(self.initial_keymap)
         self.call_after_refresh(calm_garbage_collector)
+        map_large_blocks()
         self.set_interval(HEAP_TRIM_INTERVAL, release_free_heap)
 
     async def on_unmount(self) -> None:

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from monitor.events import State, StateChange, StreamItem
-from monitor.heap import HEAP_TRIM_INTERVAL, release_free_heap
+from monitor.heap import HEAP_TRIM_INTERVAL, map_large_blocks, release_free_heap
 from monitor.hub.frames import FrameError, decode_config, encode_item, pack, read_frame
 from monitor.stream import SSEStream
 
@@ -119,6 +119,7 @@ async def serve(stdin: int, stdout: int) -> None:
         asyncio.streams.FlowControlMixin, os.fdopen(stdout, "wb", buffering=0))
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     worker = StreamWorker(writer)
+    map_large_blocks()
     _trim_heap_now_and_later(loop)
     try:
         while (message := await read_frame(reader)) is not None:

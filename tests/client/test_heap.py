@@ -1,13 +1,18 @@
-"""The periodic heap trim of the app and its stream process gives freed C-heap memory back."""
+"""The app and its stream process keep the C heap small: large blocks stay mapped, and the
+periodic trim gives freed memory back."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from monitor.heap import _malloc_trim, release_free_heap
+from monitor.heap import _glibc, _malloc_trim, map_large_blocks, release_free_heap
 
+ROOT = Path(__file__).resolve().parents[2]
 CHUNK = 64 * 1024  # under glibc's mmap threshold: these live in the heap itself
 CHUNKS = 1600  # about 100 MB
 
@@ -32,3 +37,39 @@ def test_freed_heap_memory_goes_back_to_the_os() -> None:
 def test_without_malloc_trim_nothing_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("monitor.heap._malloc_trim", lambda: None)
     assert release_free_heap() is False
+
+
+# Frees a mapped block of 1 MiB (glibc then raises its threshold to that), then allocates 512 KiB
+# and says whether that block was mapped too. `{call}` runs first, as each process does.
+LARGE_BLOCK = """
+import ctypes
+from monitor.heap import map_large_blocks
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split())]
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = Info
+{call}
+freed = bytearray(2**20)
+del freed
+mapped = mallinfo2().hblkhd
+block = bytearray(2**19)
+print(mallinfo2().hblkhd - mapped >= 2**19)
+"""
+
+
+def mapped_after_a_large_free(call: str) -> bool:
+    done = subprocess.run([sys.executable, "-c", LARGE_BLOCK.format(call=call)], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip() == "True"
+
+
+@pytest.mark.skipif(_glibc("mallinfo2") is None, reason="not glibc 2.33 or newer")
+def test_large_blocks_stay_mapped_after_a_larger_one_is_freed() -> None:
+    assert not mapped_after_a_large_free("")  # glibc's own rule: the heap takes it
+    assert mapped_after_a_large_free("assert map_large_blocks()")
+
+
+def test_without_mallopt_nothing_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("monitor.heap._glibc", lambda name: None)
+    assert map_large_blocks() is False
