@@ -26,10 +26,6 @@ def _glibc(function: str) -> Callable[..., int] | None:
         return None
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
-    return _glibc("malloc_trim")
-
-
 def map_large_blocks() -> bool:
     """Keep glibc's mmap threshold at MMAP_THRESHOLD; False where that is not possible.
 
@@ -47,7 +43,7 @@ def release_free_heap() -> bool:
     At thousands of events a second glibc's heap fragments: memory in use stays flat, but free
     chunks it keeps grew RSS by about 2 MB a minute (bench/NOTES.md, "Monitor memory").
     """
-    trim = _malloc_trim()
+    trim = _glibc("malloc_trim")
     if trim is None:
         return False
     trim(0)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.heap import _glibc, _malloc_trim, map_large_blocks, release_free_heap
+from monitor.heap import _glibc, map_large_blocks, release_free_heap
 
 ROOT = Path(__file__).resolve().parents[2]
 CHUNK = 64 * 1024  # under glibc's mmap threshold: these live in the heap itself
@@ -22,7 +22,7 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-@pytest.mark.skipif(_malloc_trim() is None, reason="the C library has no malloc_trim")
+@pytest.mark.skipif(_glibc("malloc_trim") is None, reason="the C library has no malloc_trim")
 def test_freed_heap_memory_goes_back_to_the_os() -> None:
     blocks = [bytearray(CHUNK) for _ in range(CHUNKS)]  # zero-filled: every page resident
     pinned = blocks[-1]  # the newest block stays: free() alone cannot shrink the heap's top
@@ -34,9 +34,10 @@ def test_freed_heap_memory_goes_back_to_the_os() -> None:
     assert len(pinned) == CHUNK
 
 
-def test_without_malloc_trim_nothing_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("monitor.heap._malloc_trim", lambda: None)
+def test_without_glibc_nothing_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("monitor.heap._glibc", lambda name: None)
     assert release_free_heap() is False
+    assert map_large_blocks() is False
 
 
 # Frees a mapped block of 1 MiB (glibc then raises its threshold to that), then allocates 512 KiB
@@ -68,8 +69,3 @@ def mapped_after_a_large_free(call: str) -> bool:
 def test_large_blocks_stay_mapped_after_a_larger_one_is_freed() -> None:
     assert not mapped_after_a_large_free("")  # glibc's own rule: the heap takes it
     assert mapped_after_a_large_free("assert map_large_blocks()")
-
-
-def test_without_mallopt_nothing_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("monitor.heap._glibc", lambda name: None)
-    assert map_large_blocks() is False
