@@ -14,7 +14,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from monitor.render.entries import Entry
-from monitor.widgets.scrollbar import drawn_thumb
+from monitor.widgets.scrollbar import bar_thumb, drawn_thumb
 from monitor.widgets.strips import render_strips
 
 SCROLLBAR_SYNC = 0.25  # seconds between scrollbar redraws while following the tail
@@ -188,11 +188,9 @@ class EntryLog(ScrollView, can_focus=True):
         height = self.scrollable_content_region.height
         bar = self.vertical_scrollbar
         wanted = drawn_thumb(height, self.virtual_size.height, height, self.scroll_y)
-        # What the bar draws now, from its own inputs: Textual's layout may have set them since
-        shown = drawn_thumb(bar.size.height, bar.window_virtual_size, bar.window_size,
-                            bar.position)
         # Drawing the bar costs a frame as much as the lines in view: not when it looks the same
-        if self._follow and wanted == shown and wanted is not None:
+        # as it does now (Textual's layout may have moved it since our last sync)
+        if self._follow and wanted == bar_thumb(bar) and wanted is not None:
             return
         self._scroll_update(self.virtual_size)
         bar.position = self.scroll_y

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from math import ceil
 
+from textual.scrollbar import ScrollBar
+
 EIGHTHS = 8  # Textual draws the thumb's ends in eighths of a cell
 
 
@@ -18,3 +20,8 @@ def drawn_thumb(length: int, virtual: float, window: float,
     thumb = max(1, window / (virtual / length))
     start = int((length - thumb) * position / (virtual - window) * EIGHTHS)
     return length, start, start + ceil(thumb * EIGHTHS)
+
+
+def bar_thumb(bar: ScrollBar) -> tuple[int, int, int] | None:
+    """Where `bar` draws its thumb now, from its own inputs (drawn_thumb's terms)."""
+    return drawn_thumb(bar.size.height, bar.window_virtual_size, bar.window_size, bar.position)

@@ -16,7 +16,7 @@ from textual.scrollbar import ScrollBarRender
 
 from monitor.render.entries import Entry
 from monitor.widgets.entry_log import SCROLLBAR_SYNC, EntryLog
-from monitor.widgets.scrollbar import drawn_thumb
+from monitor.widgets.scrollbar import bar_thumb, drawn_thumb
 
 pytestmark = pytest.mark.anyio
 
@@ -100,6 +100,5 @@ async def test_a_following_log_redraws_a_bar_left_behind_by_someone_else() -> No
         log.extend(mixed(300, 1))
         await pilot.pause(SCROLLBAR_SYNC + 0.1)
         height = log.scrollable_content_region.height
-        assert drawn_thumb(bar.size.height, bar.window_virtual_size, bar.window_size,
-                           bar.position) == drawn_thumb(height, log.virtual_size.height, height,
-                                                        log.scroll_y)
+        assert bar_thumb(bar) == drawn_thumb(height, log.virtual_size.height, height,
+                                             log.scroll_y)
