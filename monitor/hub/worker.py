@@ -18,6 +18,9 @@ from monitor.hub.frames import FrameError, decode_config, encode_item, pack, rea
 from monitor.stream import SSEStream
 
 BATCH_DELAY = 0.002  # seconds items wait for company: a frame per few ms, not per read
+# Items of one stream in a frame: the app takes a batch in one step of its loop, and one read can
+# bring a thousand (bench/NOTES.md, "Batches in steps")
+MAX_BATCH = 100
 WRITE_HIGH_WATER = 2**20  # bytes unread by the app before the streams stop reading
 CLOSE_TIMEOUT = 2.0  # seconds to say goodbye once the app has closed the pipe
 
@@ -76,6 +79,8 @@ class StreamWorker:
             batch = self.pending[stream_id] = []
             self._schedule_flush()
         batch.append(encode_item(item))
+        if len(batch) >= MAX_BATCH:
+            self.flush()
 
     def _schedule_flush(self) -> None:
         if self._flush_timer is None:

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
@@ -26,6 +27,7 @@ from monitor.hub.frames import (
     pack,
     read_frame,
 )
+from monitor.hub.worker import MAX_BATCH
 from monitor.stream import SSEStream, StreamConfig, with_topic
 from tests.servers import ServerProcess
 
@@ -338,6 +340,36 @@ async def test_a_reader_behind_by_several_batches_lets_the_loop_run_between_them
     ticker.cancel()
     assert sorted(seen_at) == [1, 2, 3, 4, 5, 6]
     assert len({seen_at[n] for n in range(2, 7)}) == 5  # the loop ran between every two batches
+
+
+async def test_a_long_backlog_comes_in_batches_and_the_loop_runs_between_them(
+    server_factory: Callable[..., ServerProcess], hub: StreamHub,
+) -> None:
+    server = server_factory(*QUIET)
+    count = 2 * MAX_BATCH + 50  # replayed at once: the process reads them in one or two chunks
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    taken_at: list[int] = []  # the loop's turn in which each event was taken
+    async with httpx.AsyncClient(base_url=server.url) as api, asyncio.timeout(30):
+        first_id = await publish(api, "numbers", 0)
+        for n in range(1, count + 1):
+            await publish(api, "numbers", n)
+        ticker = asyncio.create_task(tick())
+        stream = hub.source(config_for(server, "numbers", last_event_id=first_id))
+        async for item in stream.items():
+            if isinstance(item, Event):
+                taken_at.append(ticks)  # no await here: only the stream can yield
+                if int(item.data) == count:
+                    stream.stop()
+    ticker.cancel()
+    assert len(taken_at) == count
+    assert max(Counter(taken_at).values()) <= MAX_BATCH
 
 
 async def test_server_errors_pass_through_unchanged(
