@@ -51,12 +51,13 @@ class _SpecFieldDecoder(SSEDecoder):
         self.retry: int | None = None  # the newest valid retry value
 
     def decode(self, line: str) -> ServerSentEvent | None:
-        name, _, value = line.partition(":")
-        if name == "retry":
-            value = value[1:] if value.startswith(" ") else value
-            if value.isascii() and value.isdigit():
-                self.retry = self._retry = int(value)
-            return None
+        if line.startswith("retry"):  # checked before splitting: this runs for every line
+            name, _, value = line.partition(":")
+            if name == "retry":
+                value = value[1:] if value.startswith(" ") else value
+                if value.isascii() and value.isdigit():
+                    self.retry = self._retry = int(value)
+                return None
         if line:
             return super().decode(line)
         # Blank line: the spec updates lastEventId even when there is nothing to dispatch.
@@ -112,7 +113,7 @@ class EventStreamParser:
             text = text[1:]
         # A CR ends a line at once; remembering it lets a following LF be swallowed.
         self._skip_lf = text.endswith("\r")
-        pieces = _LINE_END.split(text)
+        pieces = text.split("\n") if "\r" not in text else _LINE_END.split(text)
         events: list[ParsedEvent] = []
         for piece in pieces[:-1]:
             if self._partial:  # the line began in an earlier chunk
