@@ -61,6 +61,18 @@ def states(items: list[StreamItem]) -> list[State]:
     return [item.state for item in items if isinstance(item, StateChange)]
 
 
+class LoopTurns:
+    """Counts the event loop's turns: at each, a timer or a key press could have run."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+
+    async def count(self) -> None:
+        while True:
+            self.turns += 1
+            await asyncio.sleep(0)
+
+
 # -- frames ---------------------------------------------------------------------------------------
 
 ITEMS: list[StreamItem] = [
@@ -311,15 +323,8 @@ async def test_a_reader_behind_by_several_batches_lets_the_loop_run_between_them
     server_factory: Callable[..., ServerProcess], hub: StreamHub,
 ) -> None:
     server = server_factory(*QUIET)
-    ticks = 0
-
-    async def tick() -> None:  # counts the loop's turns: a timer or a key press could run there
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    ticker = asyncio.create_task(tick())
+    turns = LoopTurns()
+    ticker = asyncio.create_task(turns.count())
     seen_at: dict[int, int] = {}
     async with httpx.AsyncClient(base_url=server.url) as api, asyncio.timeout(20):
         stream = hub.source(config_for(server, "numbers",
@@ -334,7 +339,7 @@ async def test_a_reader_behind_by_several_batches_lets_the_loop_run_between_them
                     await publish(api, "numbers", n)
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(0.3)
-            seen_at[int(item.data)] = ticks  # no await here: only the stream can yield
+            seen_at[int(item.data)] = turns.turns  # no await here: only the stream can yield
             if int(item.data) == 6:
                 stream.stop()
     ticker.cancel()
@@ -347,24 +352,17 @@ async def test_a_long_backlog_comes_in_batches_and_the_loop_runs_between_them(
 ) -> None:
     server = server_factory(*QUIET)
     count = 2 * MAX_BATCH + 50  # replayed at once: the process reads them in one or two chunks
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
+    turns = LoopTurns()
     taken_at: list[int] = []  # the loop's turn in which each event was taken
     async with httpx.AsyncClient(base_url=server.url) as api, asyncio.timeout(30):
         first_id = await publish(api, "numbers", 0)
         for n in range(1, count + 1):
             await publish(api, "numbers", n)
-        ticker = asyncio.create_task(tick())
+        ticker = asyncio.create_task(turns.count())
         stream = hub.source(config_for(server, "numbers", last_event_id=first_id))
         async for item in stream.items():
             if isinstance(item, Event):
-                taken_at.append(ticks)  # no await here: only the stream can yield
+                taken_at.append(turns.turns)  # no await here: only the stream can yield
                 if int(item.data) == count:
                     stream.stop()
     ticker.cancel()

@@ -95,6 +95,7 @@ def test_spec_table_in_every_chunking(stream: bytes, expected: list[tuple]) -> N
         ("retry: \uff15".encode(), None),  # a digit, but not an ASCII digit
         (b"retry:", None),
         (b"retry", None),
+        (b"retries: 5", None),  # another field that begins with the same letters
     ],
 )
 def test_retry_only_ascii_digits(field: bytes, retry: int | None) -> None:
