@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import sys
 from typing import Any
@@ -22,6 +23,9 @@ BATCH_DELAY = 0.002  # seconds items wait for company: a frame per few ms, not p
 # bring a thousand (bench/NOTES.md, "Batches in steps")
 MAX_BATCH = 100
 WRITE_HIGH_WATER = 2**20  # bytes unread by the app before the streams stop reading
+# Bytes the pipe to the app holds. Linux's default 64 KiB is about 10 ms of items at 20,000 a
+# second: while the app drew a frame the streams stood still (bench/NOTES.md, "The pipe")
+PIPE_SIZE = 2**20
 CLOSE_TIMEOUT = 2.0  # seconds to say goodbye once the app has closed the pipe
 
 
@@ -117,6 +121,7 @@ class StreamWorker:
 async def serve(stdin: int, stdout: int) -> None:
     """Read commands from `stdin` and write frames to `stdout` until `stdin` closes."""
     loop = asyncio.get_running_loop()
+    _enlarge_pipe(stdout)
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
                                  os.fdopen(stdin, "rb", buffering=0))
@@ -131,6 +136,12 @@ async def serve(stdin: int, stdout: int) -> None:
             worker.command(message)
     finally:
         await worker.close()
+
+
+def _enlarge_pipe(fd: int) -> None:
+    # Where the system refuses (not Linux, not a pipe, above pipe-max-size) it keeps its size.
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
 
 
 def _trim_heap_now_and_later(loop: asyncio.AbstractEventLoop) -> None:

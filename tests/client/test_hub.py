@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import marshal
 import os
 import signal
 import sys
@@ -27,7 +29,7 @@ from monitor.hub.frames import (
     pack,
     read_frame,
 )
-from monitor.hub.worker import MAX_BATCH
+from monitor.hub.worker import MAX_BATCH, PIPE_SIZE
 from monitor.stream import SSEStream, StreamConfig, with_topic
 from tests.servers import ServerProcess
 
@@ -88,8 +90,6 @@ ITEMS: list[StreamItem] = [
 
 @pytest.mark.parametrize("item", ITEMS, ids=lambda item: type(item).__name__)
 def test_every_item_crosses_the_pipe_unchanged(item: StreamItem) -> None:
-    import marshal
-
     crossed = decode_item(marshal.loads(marshal.dumps(encode_item(item))))
     assert crossed == item and type(crossed) is type(item)
     if isinstance(crossed, StateChange):
@@ -148,6 +148,20 @@ def test_a_stream_with_its_own_clock_is_read_here() -> None:
     own_clock = StreamConfig("http://h/stream", clock=lambda: 0.0)
     assert isinstance(hub.source(own_clock), SSEStream)
     assert isinstance(hub.source(StreamConfig("http://h/stream")), HubStream)
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="pipe sizes are Linux's")
+async def test_the_pipe_from_the_process_holds_a_megabyte_not_the_default_64_kib(
+    server_factory: Callable[..., ServerProcess], hub: StreamHub,
+) -> None:
+    stream = hub.source(config_for(server_factory(*QUIET), "numbers"))
+    async with asyncio.timeout(15):
+        async for item in stream.items():
+            if isinstance(item, StateChange) and item.state is State.LIVE:  # it has set up
+                stream.stop("enough")
+    assert hub._run is not None and hub._run.process.stdout is not None
+    read_end = hub._run.process.stdout._transport.get_extra_info("pipe")  # type: ignore[attr-defined]
+    assert fcntl.fcntl(read_end.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_SIZE
 
 
 async def test_reconnects_through_the_process_lose_and_repeat_nothing(
