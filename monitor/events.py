@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+# Ellipsis, not a new object: it crosses the stream process's pipe (marshal) as itself.
+NOT_PARSED: Any = ...
+
 
 class State(StrEnum):
     """Connection state of one stream."""
@@ -31,12 +34,17 @@ class Event:
     received: float  # wall-clock time its reader took it, from the stream's clock
     raw: str = ""  # the block's lines as received, for a raw view
     retry: int | None = None  # a retry value in the same block, if any
+    # What json() returns, when a reader has already parsed it (the stream process does, off
+    # the app's loop); NOT_PARSED otherwise. Not part of the event's identity.
+    parsed: Any = field(default=NOT_PARSED, compare=False, repr=False)
 
     def json(self) -> Any:
-        """The data parsed as JSON, or None when it is not JSON."""
+        """The data parsed as JSON, or None when it is not JSON (or nested too deep to parse)."""
+        if self.parsed is not NOT_PARSED:
+            return self.parsed
         try:
             return json.loads(self.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
 

@@ -22,6 +22,8 @@ _CLASSES: tuple[type[Any], ...] = (Event, Heartbeat, Gap, StateChange)
 _TAGS = {cls: tag for tag, cls in enumerate(_CLASSES)}
 _GETTERS = {cls: attrgetter(*cls.__slots__) for cls in _CLASSES}
 _STATE_TAG = _TAGS[StateChange]
+_EVENT_TAG = _TAGS[Event]
+_PARSED = Event.__slots__.index("parsed")
 # Where each timed item's `received` sits in its encoded tuple (after the tag)
 _RECEIVED = {_TAGS[cls]: cls.__slots__.index("received") + 1 for cls in (Event, Heartbeat, Gap)}
 _CONFIG_FIELDS = tuple(f.name for f in fields(StreamConfig) if f.name != "clock")
@@ -60,11 +62,14 @@ async def read_frame(reader: asyncio.StreamReader) -> Any | None:
 
 
 def encode_item(item: StreamItem) -> Encoded:
-    """An item as a tuple of plain values: its class's tag, then its fields in order."""
+    """An item as a tuple of plain values: its class's tag, then its fields in order (an Event's
+    data parsed as JSON, so the app need not)."""
     cls = type(item)
     values = _GETTERS[cls](item)
     if cls is StateChange:  # marshal takes only exact str, not the StrEnum
         return (_STATE_TAG, str(values[0]), *values[1:])
+    if cls is Event:  # its JSON parsed here, in the stream process: the app's loop is the scarcer
+        return (_EVENT_TAG, *values[:_PARSED], item.json(), *values[_PARSED + 1:])
     return (_TAGS[cls], *values)
 
 

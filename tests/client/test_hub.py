@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -105,6 +106,17 @@ def test_an_item_decoded_with_a_time_has_that_time_and_nothing_else_changed(
         assert crossed == item
     else:
         assert crossed == replace(item, received=99.5) and type(crossed) is type(item)
+
+
+@pytest.mark.parametrize(("data", "parsed"), [('{"a": [1, 2.5, null]}', {"a": [1, 2.5, None]}),
+                                             ("not json", None)])
+def test_an_event_crosses_with_its_json_parsed_so_the_app_need_not(data: str,
+                                                                   parsed: object) -> None:
+    crossed = decode_item(marshal.loads(marshal.dumps(encode_item(Event("message", data, "1",
+                                                                          0.0)))))
+    assert isinstance(crossed, Event) and crossed.parsed == parsed
+    with patch("json.loads", side_effect=AssertionError("parsed again in the app")):
+        assert crossed.json() == parsed
 
 
 def test_a_config_crosses_without_its_clock() -> None:

@@ -87,6 +87,13 @@ def test_unknown_events_fall_back_to_type_id_and_json_or_text() -> None:
     assert drawn(renderer) == ['custom #3f9a01c2-5 {"a": 1}', "message #3f9a01c2-6 not json"]
 
 
+def test_json_nested_too_deep_to_parse_is_shown_as_text() -> None:
+    renderer = PaneRenderer()
+    deep = "[" * 5000 + "]" * 5000  # past the parser's recursion limit: it raised, the pane died
+    renderer.feed(event("message", deep, 7, T0))
+    assert drawn(renderer) == [f"message #3f9a01c2-7 {deep}"]
+
+
 def test_gap_and_states_are_lines_in_the_stream_and_counted() -> None:
     renderer = PaneRenderer()
     renderer.feed(change(State.RECONNECTING, T0, "refused", attempt=2, delay=3.0))
