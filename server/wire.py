@@ -49,13 +49,20 @@ def to_json(value: Any) -> str:
 def encode_frame(event: str, data: str, event_id: str | None = None) -> bytes:
     """One SSE frame. Each line of `data` becomes a `data:` line; CR, LF and CRLF all
     come back as LF, as the event-stream format cannot carry a bare CR."""
-    if _LINE_BREAKS.search(event) or (event_id is not None and _LINE_BREAKS.search(event_id)):
+    if _has_line_break(event) or (event_id is not None and _has_line_break(event_id)):
         raise ValueError("event names and ids must not contain line breaks")
     if event_id is not None and "\0" in event_id:
         raise ValueError("ids must not contain NUL")  # a parser ignores such an id
     head = f"id: {event_id}\n" if event_id is not None else ""
-    lines = "".join(f"data: {line}\n" for line in _LINE_BREAKS.split(data))
+    if _has_line_break(data):
+        lines = "".join(f"data: {line}\n" for line in _LINE_BREAKS.split(data))
+    else:  # one line, as JSON always is: this runs for every event published
+        lines = f"data: {data}\n"
     return f"{head}event: {event}\n{lines}\n".encode()
+
+
+def _has_line_break(text: str) -> bool:
+    return "\n" in text or "\r" in text
 
 
 def encode_retry(retry_ms: int) -> bytes:
