@@ -1,6 +1,7 @@
 """Monitor ingest: the real app, headless under Pilot, with four panes fed by the real server
 (`bench.feeder`) at rising rates. Reports, per rate, how far the panes are behind the stream
-(publish time of the newest event a pane has drawn), event-loop lag, and memory and CPU.
+(publish time of the newest event a pane has taken, drawn within a flush), event-loop lag, and
+memory and CPU.
 
 Two readers are measured at each rate: the app as shipped, its streams read by the stream process
 (`monitor.hub`), and the baseline `--single-process`, its streams read in the app's own loop.
@@ -19,17 +20,13 @@ import subprocess
 import sys
 import time
 from array import array
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bench.feeder import TOPICS
 from bench.procs import ROOT, ServerProcess, cpu_probe_us, cpu_seconds, rss_bytes
 from monitor.app import MonitorApp
-from monitor.events import Event, StreamItem
 from monitor.hub import StreamHub
-from monitor.latency import publish_time
-from monitor.scripted import ItemSource
 from monitor.stream import SSEStream, StreamConfig, with_topic
 from monitor.widgets.pane import StreamPane
 
@@ -41,42 +38,6 @@ SAMPLE_INTERVAL = 0.1
 WARMUP = 3.0  # seconds after every pane drew its first event
 LAG_TICK = 0.01
 RSS_INTERVAL = 5.0  # seconds between memory samples
-REMEMBERED_EVENTS = 200_000  # per pane: ids whose publish time can still be looked up
-
-
-class TimedStream:
-    """A pane's real stream (read by the stream process, or in the app), remembering recent events
-    by id so that a pane's newest drawn event can be traced back to its publish time.
-
-    It keeps only their data strings: hundreds of thousands of Event objects held here made the
-    garbage collector's full passes take up to 0.4 s, in the app's loop, measuring ourselves.
-    """
-
-    def __init__(self, stream: ItemSource) -> None:
-        self.config = stream.config
-        self.stream = stream
-        self.recent: OrderedDict[str, str] = OrderedDict()
-
-    async def items(self) -> AsyncIterator[StreamItem]:
-        recent = self.recent
-        async for item in self.stream.items():
-            if isinstance(item, Event):
-                recent[item.id] = item.data
-                if len(recent) > REMEMBERED_EVENTS:
-                    recent.popitem(last=False)
-            yield item
-
-    def reconnect(self, resume: bool = True) -> None:
-        self.stream.reconnect(resume)
-
-    def stop(self, reason: str = "stopped by user") -> None:
-        self.stream.stop(reason)
-
-    def behind(self, last_id: str, now: float) -> float | None:
-        """Seconds between the publish of event `last_id` and `now`."""
-        data = self.recent.get(last_id)
-        published = publish_time(json.loads(data)) if data else None
-        return None if published is None else now - published
 
 
 def _percentile(values: Sequence[float], share: float) -> float | None:
@@ -110,18 +71,17 @@ class _Processes:
 
 
 async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
-                  timed: bool = True, reader: str = READERS[0]) -> dict[str, Any]:
+                  reader: str = READERS[0]) -> dict[str, Any]:
     """One rate: open the app, wait for every pane to draw, then sample for `seconds`.
 
-    With `timed` False the panes read plain streams: no table of publish times grows the
-    app's memory (a soak), and nothing is behind or not (kept up is judged by the rate alone).
-    Memory and CPU are the app's and, with the stream process as `reader`, that process's.
+    How far behind a pane is comes from the pane itself: the publish time of the newest event it
+    has taken (its latency window's), against the clock. Memory and CPU are the app's and, with
+    the stream process as `reader`, that process's.
     """
     configs = [StreamConfig(url=with_topic(f"{url}/stream", topic), topic=topic)
                for topic in TOPICS]
     hub = StreamHub() if reader == READERS[0] else None
-    plain = hub.source if hub is not None else SSEStream
-    app = MonitorApp(configs, source_factory=(lambda c: TimedStream(plain(c))) if timed else plain)
+    app = MonitorApp(configs, source_factory=hub.source if hub is not None else SSEStream)
     processes = _Processes(hub)
     async with app.run_test(headless=True, size=(200, 60)):
         panes = list(app.screen.query(StreamPane))
@@ -134,7 +94,7 @@ async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
         # Doubles in one buffer: a float object per sample, 80 a second, grew the soak's RSS
         lags = array("d")
         watcher = asyncio.create_task(_watch_loop_lag(lags))
-        behind: list[float] = []
+        behind = array("d")  # milliseconds, 40 a second over a soak: no float object each
         rss: list[tuple[float, list[int]]] = []  # (seconds, RSS of each process)
         probe = cpu_probe_us()  # the machine's speed at this step (it varies on shared hosts)
         drawn_before = sum(p.renderer.stats.events for p in panes)
@@ -144,11 +104,9 @@ async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
             await asyncio.sleep(SAMPLE_INTERVAL)
             now = time.time()
             for pane in panes:
-                source = pane.source
-                if isinstance(source, TimedStream):
-                    late = source.behind(pane.renderer.stats.last_id, now)
-                    if late is not None:
-                        behind.append(late * 1000)
+                published = pane.renderer.stats.latency.last_published
+                if published is not None:
+                    behind.append((now - published) * 1000)
             if not rss or elapsed - rss[-1][0] >= RSS_INTERVAL:
                 rss.append((elapsed, processes.rss()))
         drawn = sum(p.renderer.stats.events for p in panes) - drawn_before
@@ -161,9 +119,8 @@ async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
         await hub.aclose()
     received_per_s = drawn / seconds
     behind_p99 = _percentile(behind, 0.99)
-    on_time = not timed or (
-        behind_p99 is not None and behind_p99 <= KEPT_UP_BEHIND_MS
-        and max(end_behind, default=KEPT_UP_BEHIND_MS + 1) <= KEPT_UP_BEHIND_MS)
+    on_time = (behind_p99 is not None and behind_p99 <= KEPT_UP_BEHIND_MS
+               and max(end_behind, default=KEPT_UP_BEHIND_MS + 1) <= KEPT_UP_BEHIND_MS)
     kept_up = on_time and received_per_s >= KEPT_UP_SHARE * PANES * rate
     return {
         "rate": rate, "seconds": seconds, "received_per_s": received_per_s,
@@ -178,23 +135,21 @@ async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
     }
 
 
-def _step(url: str, rate: float, seconds: float, warmup: float, timed: bool,
-          reader: str) -> dict[str, Any]:
+def _step(url: str, rate: float, seconds: float, warmup: float, reader: str) -> dict[str, Any]:
     """One rate in a fresh process: `python -m bench.ingest --url URL --rate R --seconds S`."""
     done = subprocess.run(
         [sys.executable, "-m", "bench.ingest", "--url", url, "--rate", str(rate),
-         "--seconds", str(seconds), "--warmup", str(warmup), "--reader", reader,
-         *([] if timed else ["--untimed"])],
+         "--seconds", str(seconds), "--warmup", str(warmup), "--reader", reader],
         cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"ingest at {rate}/s failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout)
 
 
-def _with_feeder(rate: float, seconds: float, warmup: float, timed: bool = True,
+def _with_feeder(rate: float, seconds: float, warmup: float,
                  reader: str = READERS[0]) -> dict[str, Any]:
     with ServerProcess("bench.feeder", "--rate", str(rate)) as feeder:
-        return _step(feeder.url, rate, seconds, warmup, timed, reader)
+        return _step(feeder.url, rate, seconds, warmup, reader)
 
 
 def _rising(rates: list[int], seconds: float, warmup: float, reader: str) -> list[dict[str, Any]]:
@@ -223,7 +178,7 @@ def run(rates: list[int], seconds: float, soak_seconds: float = 0.0,
     }
     if soak_seconds > 0:  # at the highest rate asked (the issue's 5,000/s), kept up or not
         soak_rate = max(rates)
-        soak = _with_feeder(soak_rate, soak_seconds, warmup, timed=False, reader=readers[0])
+        soak = _with_feeder(soak_rate, soak_seconds, warmup, reader=readers[0])
         samples = soak["rss_samples"]
         # After the first quarter (bounded stores and windows filling), the least-squares slope
         warm = [(t, rss) for t, rss in samples if t >= soak_seconds / 4]
@@ -254,13 +209,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, required=True, help="its events/s per topic")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=WARMUP)
-    parser.add_argument("--untimed", action="store_true",
-                        help="plain streams, no publish-time table: for memory over time")
     parser.add_argument("--reader", choices=READERS, default=READERS[0],
                         help="who reads the streams: the stream process (as shipped) or the app")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(measure(args.url, args.rate, args.seconds, args.warmup,
-                                         timed=not args.untimed, reader=args.reader))))
+                                         reader=args.reader))))
 
 
 if __name__ == "__main__":

@@ -138,7 +138,8 @@ def _ingest_table(ingest: dict[str, Any]) -> list[str]:
     if soak:
         minutes = ", ".join(f"{rss / 1e6:.1f}" for rss in soak["rss_by_minute"])
         lines += ["", f"Soak at {_num(soak['rate'])}/pane for {soak['seconds']:.0f} s (the app "
-                  f"as shipped, no publish-time table, {_num(soak['received_per_s'])} drawn/s): "
+                  f"as shipped, {_num(soak['received_per_s'])} drawn/s, "
+                  f"{'within' if soak['kept_up'] else 'not within'} a second of the stream): "
                   f"RSS of the app + its stream process "
                   f"{soak['rss_start'] / 1e6:.1f} MB -> {soak['rss_end'] / 1e6:.1f} MB; "
                   f"each minute: {minutes} MB; slope after the first quarter "

@@ -80,12 +80,14 @@ class LatencyWindow:
         self.window = window
         self._seconds: deque[_Second] = deque()
         self._random = random.Random(seed)
+        self.last_published: float | None = None  # of the newest event counted: how far behind
 
     def observe(self, published: float, displayed: float) -> None:
         """Count one event published at `published` and shown at `displayed` (epoch seconds)."""
         latency = displayed - published
         if abs(latency) > PLAUSIBLE:
             return
+        self.last_published = published
         start = int(displayed)
         if not self._seconds or self._seconds[-1].start < start:
             self._seconds.append(_Second(start))

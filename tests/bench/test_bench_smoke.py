@@ -61,7 +61,7 @@ def test_every_benchmark_produces_its_figures(tmp_path: Path) -> None:
     assert baseline["rate"] == 20 and baseline["received_per_s"] > 0
     assert len(baseline["cpu_by_process"]) == 1
     assert "| single-process | 20 |" in stdout
-    soak = results["ingest"]["soak"]  # plain streams, memory sampled every 5 s
+    soak = results["ingest"]["soak"]  # memory sampled every 5 s
     assert soak["rate"] == 20 and soak["received_per_s"] > 0
     assert soak["rss_by_minute"] and soak["growth_mb_per_min"] is not None
 

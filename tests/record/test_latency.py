@@ -58,6 +58,14 @@ def test_implausible_timestamps_are_ignored() -> None:
     window = LatencyWindow()
     window.observe_event({"ts": 12.5}, 1764000000.0)  # seconds since start, not epoch
     assert window.summary(now=1764000000.0) is None
+    assert window.last_published is None
+
+
+def test_the_newest_publish_time_counted_tells_how_far_behind_the_stream_is() -> None:
+    window = LatencyWindow()
+    window.observe_event({"ts": 1764000000.0}, 1764000000.5)
+    window.observe_event({"created": 1764000001}, 1764000001.5)  # no publish time: not counted
+    assert window.last_published == 1764000000.0
 
 
 def test_memory_is_bounded_at_high_rates_and_the_median_stays_close() -> None:
