@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-# Ellipsis, not a new object: it crosses the stream process's pipe (marshal) as itself.
+# Not None: None is what json() returns for data that is not JSON.
 NOT_PARSED: Any = ...
 
 
