@@ -45,14 +45,14 @@ def _fanout_table(scenario: dict[str, Any]) -> list[str]:
     lines = [
         f"Fan-out: {scenario['subs']:,} subscribers x {scenario['rate']:,} events/s",
         "",
-        "| server | deliveries/s | ours ÷ it | slowest sub/s | p50 ms | p99 ms | kept up "
-        "| server CPU | client CPU |",
-        "|---|---:|---:|---:|---:|---:|:---:|---:|---:|",
+        "| server | connected | deliveries/s | ours ÷ it | slowest sub/s | p50 ms | p99 ms "
+        "| kept up | server CPU | client CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|:---:|---:|---:|",
     ]
     for name, run in runs.items():
         ratio = _ratio(ours["deliveries_per_s"], run["deliveries_per_s"])
         lines.append(
-            f"| {name} | {_num(run['deliveries_per_s'])} | "
+            f"| {name} | {run['connected']:,} | {_num(run['deliveries_per_s'])} | "
             f"{'' if name.startswith('ours') else _num(ratio, 1, 'x')} | "
             f"{_num(run['slowest_per_s'])} | "
             f"{_num(run['latency_p50_ms'], 1)} | "
