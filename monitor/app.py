@@ -18,6 +18,7 @@ from monitor.heap import HEAP_TRIM_INTERVAL, map_large_blocks, release_free_heap
 from monitor.hub import StreamHub
 from monitor.palette import MonitorCommands
 from monitor.record import Recorder
+from monitor.render.pane import DEFAULT_MAX_LINES
 from monitor.replay import ReplayFeed
 from monitor.stream import SSEStream, StreamConfig
 from monitor.topics import fetch_topics
@@ -27,7 +28,6 @@ from monitor.widgets.replay_screen import ReplayScreen
 from monitor.widgets.strips import break_strip_cycles
 
 KEYMAP_VARIABLE = "SSE_MONITOR_KEYS"
-DEFAULT_MAX_LINES = 2000
 GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
 
 

@@ -14,10 +14,10 @@ import httpx
 from monitor import redaction
 from monitor.plain import FORMATS, replay_plain, run_plain
 from monitor.record import Recorder, RecordingError, load_recording
+from monitor.render.pane import DEFAULT_MAX_LINES
 from monitor.stream import StreamConfig, with_topic
 from monitor.topics import DEFAULT_STREAM_URL, discover_topics
 
-DEFAULT_MAX_LINES = 2000
 TOKEN_ENV = "SSE_MONITOR_TOKEN"  # a bearer token kept out of the process list
 EXIT_INTERRUPTED = 130
 

@@ -17,6 +17,8 @@ from monitor.render.progress import ProgressRenderer
 from monitor.render.stats import PaneStats
 from monitor.render.tokens import TokenRenderer
 
+DEFAULT_MAX_LINES = 2000  # entries a pane keeps (`--max-lines`)
+
 
 def event_name(event: Event, payload: Any) -> str:
     """The event's type, or the JSON's own `type` when the frame had no `event:` line."""
@@ -66,7 +68,7 @@ class History:
 class PaneRenderer:
     """Turns stream items into entries and live renderables; no Textual in here."""
 
-    def __init__(self, max_lines: int = 2000) -> None:
+    def __init__(self, max_lines: int = DEFAULT_MAX_LINES) -> None:
         self.history = History(max_lines)
         self.raw = History(max_lines, raw_entry)
         self.stats = PaneStats()

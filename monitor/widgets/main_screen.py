@@ -17,6 +17,7 @@ from textual.widgets import Footer, Header, Label
 from monitor.messages import PaneActivated, PaneStateChanged, RecordingFailed
 from monitor.record import Recorder, RecordingError, recording_name
 from monitor.redaction import redact
+from monitor.render.pane import DEFAULT_MAX_LINES
 from monitor.stream import StreamConfig, with_topic
 from monitor.widgets.help_screen import HelpScreen, KeyRow
 from monitor.widgets.pane import SourceFactory, StreamPane
@@ -34,7 +35,7 @@ class MonitorSettings:
     source_factory: SourceFactory
     load_topics: Callable[[StreamConfig], Awaitable[list[dict[str, Any]]]]
     clock: Callable[[], float]
-    max_lines: int = 2000
+    max_lines: int = DEFAULT_MAX_LINES
     recorder: Recorder | None = None  # --record FILE: every pane records from the start
 
 

@@ -24,7 +24,7 @@ from monitor.messages import (
 from monitor.record import Recorder, RecordingError, StreamKey
 from monitor.redaction import redact
 from monitor.render import PaneRenderer
-from monitor.render.pane import History
+from monitor.render.pane import DEFAULT_MAX_LINES, History
 from monitor.scripted import ItemSource
 from monitor.stream import StreamConfig
 from monitor.widgets.entry_log import EntryLog
@@ -46,7 +46,7 @@ class StreamPane(Vertical):
     unseen: reactive[int] = reactive(0, init=False)  # events that arrived while paused
 
     def __init__(self, source: ItemSource, *, source_factory: SourceFactory,
-                 clock: Callable[[], float], max_lines: int = 2000) -> None:
+                 clock: Callable[[], float], max_lines: int = DEFAULT_MAX_LINES) -> None:
         super().__init__()
         self.source = source
         self.source_factory = source_factory
