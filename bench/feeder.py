@@ -27,9 +27,16 @@ SCRIPT_LENGTH = 5000  # simulator steps per topic, replayed in a loop
 
 def scripts(seed: int = 1) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """Each topic's events (name, data), taken from the simulator of its kind."""
-    return {topic: [(event, data) for _, event, data in
-                    itertools.islice(steps_for(kind, seed + index), SCRIPT_LENGTH)]
+    return {topic: _whole_messages([(event, data) for _, event, data in
+                                    itertools.islice(steps_for(kind, seed + index), SCRIPT_LENGTH)])
             for index, (topic, kind) in enumerate(TOPICS.items())}
+
+
+def _whole_messages(steps: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """The steps up to the last message's end: a script looped from inside a message would
+    reopen that message every loop and never end it, a stream no agent sends."""
+    ends = [index for index, (event, _) in enumerate(steps) if event == "TEXT_MESSAGE_END"]
+    return steps[:ends[-1] + 1] if ends else steps
 
 
 async def feed(broker: Broker, rate: float) -> None:

@@ -17,6 +17,8 @@ from monitor.render.entries import Entry, Rendered, first
 
 MAX_OPEN = 8  # messages that never end must not grow the live area without bound
 LIVE_TAIL_CHARS = 2000  # only the end of a very long open message is drawn live
+MAX_MESSAGE_CHARS = 200_000  # a message that never ends keeps its newest characters only
+JOIN_PARTS = 64  # deltas kept apart before they are joined: one string, not a str per token
 DONE = "[DONE]"
 
 
@@ -26,15 +28,37 @@ class Message:
     role: str = "assistant"
     parts: list[str] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
+    dropped: int = 0  # characters of its beginning not kept (past MAX_MESSAGE_CHARS)
+
+    def add(self, delta: str) -> None:
+        """Append a delta; the deltas are joined into one string every JOIN_PARTS of them."""
+        self.parts.append(delta)
+        if len(self.parts) >= JOIN_PARTS:
+            self._join()
+
+    def replace(self, text: str) -> None:
+        """The whole text at once (a format's final `done` event)."""
+        self.parts, self.dropped = [text], 0
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        """The message so far: its newest MAX_MESSAGE_CHARS characters."""
+        self._join()
+        return self.parts[0] if self.parts else ""
+
+    def _join(self) -> None:
+        text = "".join(self.parts)
+        if len(text) > MAX_MESSAGE_CHARS:
+            self.dropped += len(text) - MAX_MESSAGE_CHARS
+            text = text[-MAX_MESSAGE_CHARS:]
+        self.parts = [text]
 
     def render(self, open_: bool) -> Text:
         body = self.text
         if open_ and len(body) > LIVE_TAIL_CHARS:
             body = "…" + body[-LIVE_TAIL_CHARS:]
+        elif self.dropped:
+            body = f"… ({self.dropped:,} characters not kept) " + body
         out = Text()
         out.append(f"{self.role} ▸ ", style="bold magenta")
         out.append(body)
@@ -112,7 +136,7 @@ class TokenRenderer:
         message = self._message(key, first(payload, "role"))
         delta = first(payload, "delta", "content")
         if isinstance(delta, str):
-            message.parts.append(delta)
+            message.add(delta)
         return Rendered(live_changed=True)
 
     def _chat(self, payload: dict[str, Any]) -> Rendered:
@@ -127,7 +151,7 @@ class TokenRenderer:
         delta = choice.get("delta") or {}
         message = self._message(key, delta.get("role"))
         if isinstance(delta.get("content"), str):
-            message.parts.append(delta["content"])
+            message.add(delta["content"])
         if choice.get("finish_reason"):
             return self._close(key, usage)
         return Rendered(live_changed=True)
@@ -135,12 +159,12 @@ class TokenRenderer:
     def _responses(self, name: str, payload: dict[str, Any]) -> Rendered:
         key = "resp:" + str(first(payload, "item_id", default=""))
         if name == "response.output_text.delta":
-            self._message(key).parts.append(str(payload.get("delta", "")))
+            self._message(key).add(str(payload.get("delta", "")))
             return Rendered(live_changed=True)
         if name == "response.output_text.done":
             message = self._message(key)
             if isinstance(payload.get("text"), str):
-                message.parts = [payload["text"]]
+                message.replace(payload["text"])
             return self._close(key)
         response = payload.get("response") or {}
         if name == "response.completed":  # closes what output_text.done did not
@@ -169,7 +193,7 @@ class TokenRenderer:
             delta = payload.get("delta") or {}
             text = first(delta, "text", "thinking")
             if isinstance(text, str):
-                self._message(key).parts.append(text)
+                self._message(key).add(text)
             return Rendered(live_changed=True)
         if name == "message_delta":
             self._message(key).usage.update(payload.get("usage") or {})

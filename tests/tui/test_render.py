@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from monitor.events import Gap, Heartbeat, State
-from monitor.render import PaneRenderer
+from monitor.render import PaneRenderer, tokens
 from server import wire
 from tests.tui.scenarios import T0, change, event, formats, simulated
 
@@ -47,6 +47,21 @@ def test_open_messages_stay_live_until_they_end() -> None:
     renderer.feed(event("message_stop", {"type": "message_stop"}, None, T0 + 9))
     assert renderer.live() is None
     assert "assistant ▸ Hello! Streams arrive\nusage: in 25 tokens" in drawn(renderer)
+
+
+def test_a_message_that_never_ends_keeps_its_newest_characters_in_few_strings() -> None:
+    renderer = PaneRenderer()
+    renderer.feed(event("TEXT_MESSAGE_START", {"messageId": "m", "role": "assistant"}, 1, T0))
+    for seq in range(2, 30_002):  # 300,000 characters, 100,000 over the bound
+        renderer.feed(event("TEXT_MESSAGE_CONTENT", {"messageId": "m", "delta": f"{seq % 10}" * 10},
+                            seq, T0 + seq / 1000))
+    (message,) = renderer.tokens.open.values()
+    assert len(message.parts) < tokens.JOIN_PARTS and len(message.text) <= tokens.MAX_MESSAGE_CHARS
+    assert message.text.endswith("0000000000" + "1111111111")  # the newest deltas
+    renderer.feed(event("TEXT_MESSAGE_END", {"messageId": "m"}, 30_002, T0 + 31))
+    (line,) = drawn(renderer)
+    assert line.startswith("assistant ▸ … (100,000 characters not kept) 2222222222")
+    assert line.endswith("0000000000" + "1111111111") and len(line) < tokens.MAX_MESSAGE_CHARS + 60
 
 
 def test_ag_ui_tokens_from_the_simulator_assemble_message_by_message() -> None:
