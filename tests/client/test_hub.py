@@ -171,9 +171,12 @@ async def test_the_pipe_from_the_process_holds_a_megabyte_not_the_default_64_kib
         async for item in stream.items():
             if isinstance(item, StateChange) and item.state is State.LIVE:  # it has set up
                 stream.stop("enough")
-    assert hub._run is not None and hub._run.process.stdout is not None
-    read_end = hub._run.process.stdout._transport.get_extra_info("pipe")  # type: ignore[attr-defined]
-    assert fcntl.fcntl(read_end.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_SIZE
+    # The process's stdout, opened again through /proc: the same pipe, seen from outside
+    pipe = os.open(f"/proc/{hub.pid}/fd/1", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert fcntl.fcntl(pipe, fcntl.F_GETPIPE_SZ) == PIPE_SIZE
+    finally:
+        os.close(pipe)
 
 
 async def test_reconnects_through_the_process_lose_and_repeat_nothing(
