@@ -23,16 +23,17 @@ from server.simulators import paced_batches, steps_for
 
 TOPICS = {"tokens-a": "tokens", "tokens-b": "tokens", "logs-a": "logs", "logs-b": "logs"}
 SCRIPT_LENGTH = 5000  # simulator steps per topic, replayed in a loop
+Script = list[tuple[str, dict[str, Any]]]  # a topic's events: (name, data)
 
 
-def scripts(seed: int = 1) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+def scripts(seed: int = 1) -> dict[str, Script]:
     """Each topic's events (name, data), taken from the simulator of its kind."""
     return {topic: _whole_messages([(event, data) for _, event, data in
                                     itertools.islice(steps_for(kind, seed + index), SCRIPT_LENGTH)])
             for index, (topic, kind) in enumerate(TOPICS.items())}
 
 
-def _whole_messages(steps: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+def _whole_messages(steps: Script) -> Script:
     """The steps up to the last message's end: a script looped from inside a message would
     reopen that message every loop and never end it, a stream no agent sends."""
     ends = [index for index, (event, _) in enumerate(steps) if event == "TEXT_MESSAGE_END"]
