@@ -6,6 +6,21 @@ import pytest
 
 from tests.servers import ServerProcess
 
+# The slow lane, left out by `make test-fast`: soak, fuzzing, Redis, the benchmark smoke test.
+SLOW = (
+    "tests/redis/",
+    "tests/bench/test_bench_smoke.py",
+    "tests/hardening/test_soak.py",
+    "tests/hardening/test_client_fuzz.py",
+    "tests/hardening/test_bad_input.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def anyio_backend() -> str:
