@@ -69,10 +69,11 @@ class GuardedConfig(uvicorn.Config):
 
 
 class PendingHeads:
-    """The connections waiting for a request head, oldest first, at most `cap` of them.
+    """The connections waiting for a request head, oldest first, about `cap` of them.
 
-    Over the cap, the oldest is closed once it has waited EVICTION_GRACE: a slowloris client
-    loses its connections, a crowd of clients connecting at once does not.
+    Over the cap, the oldest is closed once it has waited EVICTION_GRACE, so that a crowd of
+    clients connecting at once keeps its connections; over twice the cap, the oldest whatever
+    its age, so that a slowloris client reconnecting fast cannot take every file.
     """
 
     def __init__(self, cap: int, loop: asyncio.AbstractEventLoop) -> None:
@@ -92,14 +93,17 @@ class PendingHeads:
     def discard(self, connection: GuardedHttpToolsProtocol) -> None:
         self._since.pop(connection, None)
 
-    def _evict(self) -> None:
+    def _swept(self) -> None:
         self._sweep = None
+        self._evict()
+
+    def _evict(self) -> None:
         while len(self._since) > self.cap:
             oldest, since = next(iter(self._since.items()))
             wait = since + EVICTION_GRACE - self._loop.time()
-            if wait > 0:
+            if wait > 0 and len(self._since) <= 2 * self.cap:
                 if self._sweep is None:
-                    self._sweep = self._loop.call_later(wait, self._evict)
+                    self._sweep = self._loop.call_later(wait, self._swept)
                 return
             del self._since[oldest]
             oldest.evict()
