@@ -144,6 +144,21 @@ def test_slowloris_beyond_the_pending_cap_leaves_the_server_answering(
     assert closed_by_server >= 300 - 2 * 64
 
 
+def test_over_the_pending_cap_the_oldest_go_first_and_a_crowd_is_spared(
+        server_factory: Factory) -> None:
+    server = server_factory(*QUIET, "--max-pending-connections", "4")
+    crowd = [connect(server.port) for _ in range(8)]  # twice the cap, all at once
+    for sock in crowd:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert all(read_all(sock).startswith(b"HTTP/1.1 200") for sock in crowd)
+    silent = [connect(server.port) for _ in range(8)]
+    for sock in silent[:4]:  # the four that waited longest are closed once they waited a second
+        assert sock.recv(4096) == b""
+    assert not select.select(silent[4:], [], [], 0.5)[0]  # the newest four wait on
+    for sock in crowd + silent:
+        sock.close()
+
+
 def test_forwarded_headers_count_only_from_named_proxies(server_factory: Factory) -> None:
     def statuses(server: ServerProcess, forwarded_for: list[str]) -> list[int]:
         with httpx.Client(base_url=server.url) as client:
