@@ -30,8 +30,9 @@ log = logging.getLogger("uvicorn.error")
 
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
-    head_timeout: float = 10.0  # seconds for a whole request head, from the connection or the
-    # previous response
+    """How long and how large a request head may be, and how many may be awaited at once."""
+
+    head_timeout: float = 10.0  # seconds, from the connection or from the previous response
     max_head_bytes: int = 64 << 10  # request line and headers
     max_pending: int | None = None  # connections waiting for a head; None: see pending_cap()
 
@@ -76,8 +77,9 @@ class PendingHeads:
     its age, so that a slowloris client reconnecting fast cannot take every file.
     """
 
-    def __init__(self, cap: int, loop: asyncio.AbstractEventLoop) -> None:
-        self.cap = cap
+    def __init__(self, limits: ConnectionLimits, loop: asyncio.AbstractEventLoop) -> None:
+        self.limits = limits
+        self.cap = limits.pending_cap()
         self._loop = loop  # its time() is the clock, its call_later the timer
         self._since: dict[GuardedHttpToolsProtocol, float] = {}
         self._sweep: asyncio.TimerHandle | None = None
@@ -115,21 +117,22 @@ _pending_by_server: WeakKeyDictionary[ServerState, PendingHeads] = WeakKeyDictio
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with a deadline, a size cap and a count cap on heads.
 
-    It hooks uvicorn's connection_made, data_received, on_headers_complete and
-    on_response_complete, and writes its refusals as uvicorn's send_400_response does: uvicorn
-    offers no setting for any of this (tests/hardening/test_connections.py pins the hooks).
+    It hooks uvicorn's connection_made, connection_lost, data_received, on_headers_complete,
+    on_response_complete and send_400_response, because uvicorn has no setting for any of this
+    (tests/hardening/test_connections.py pins those hooks). The server always runs httptools:
+    uvicorn[standard] brings it, and GuardedConfig names this class.
     """
 
     def __init__(self, config: uvicorn.Config, server_state: ServerState,
                  app_state: dict[str, Any], _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.limits = (config.connection_limits if isinstance(config, GuardedConfig)
-                       else ConnectionLimits.from_env())
         pending = _pending_by_server.get(server_state)
-        if pending is None:
-            pending = _pending_by_server[server_state] = PendingHeads(
-                self.limits.pending_cap(), self.loop)
+        if pending is None:  # the first connection of this server
+            limits = (config.connection_limits if isinstance(config, GuardedConfig)
+                      else ConnectionLimits.from_env())  # a worker of `--workers N`
+            pending = _pending_by_server[server_state] = PendingHeads(limits, self.loop)
         self.pending = pending
+        self.limits = pending.limits
         self.head_room = 0  # bytes the awaited head may still take
         self.waiting = False  # for a request head
         self.refused = False  # answered with an error; what still comes is discarded
