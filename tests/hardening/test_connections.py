@@ -166,9 +166,21 @@ def test_forwarded_headers_count_only_from_named_proxies(server_factory: Factory
                                 headers={"X-Forwarded-For": address}).status_code
                     for address in forwarded_for]
 
+    def stream_head(server: ServerProcess, forwarded_for: str) -> tuple[socket.socket, bytes]:
+        sock = connect(server.port)
+        sock.sendall(b"GET /stream?topic=t1 HTTP/1.1\r\nHost: t\r\n"
+                     b"X-Forwarded-For: %s\r\n\r\n" % forwarded_for.encode())
+        return sock, read_head(sock)
+
     spoofed = [f"10.0.0.{n}" for n in range(8)]
-    direct = server_factory(*QUIET, "--publish-rate", "2")
+    direct = server_factory(*QUIET, "--publish-rate", "2", "--max-streams-per-client", "1")
     assert statuses(direct, spoofed).count(429) >= 5  # all from 127.0.0.1, whatever they say
+    first, head = stream_head(direct, "10.0.1.1")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    second, head = stream_head(direct, "10.0.1.2")
+    assert head.startswith(b"HTTP/1.1 503"), head  # the same client address
+    first.close()
+    second.close()
     behind = server_factory(*QUIET, "--publish-rate", "2", "--forwarded-allow-ips", "127.0.0.1")
     assert statuses(behind, spoofed) == [201] * 8  # a named proxy: each forwarded client counts
     assert statuses(behind, ["10.0.0.9"] * 4).count(429) >= 1
