@@ -1,13 +1,15 @@
-"""The command-line flags of auth and limits, and the settings they make (for server.cli)."""
+"""The command-line flags of auth, limits and connections, and what they make (for server.cli)."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from server.auth import PUBLISH_TOKENS_ENV, TOKENS_ENV, env_tokens, read_tokens
+from server.connections import MAX_PENDING_AUTO, ConnectionLimits
 from server.settings import ServerSettings
 
 
@@ -44,6 +46,46 @@ def add_arguments(parser: argparse.ArgumentParser, number: Callable[..., Any]) -
         metavar="BYTES",
         help="each stream's kernel send buffer (SO_SNDBUF), so that a stalled reader holds about "
              "--queue-bytes plus this much; 0: the kernel's own, MiBs on loopback")
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser,
+                             number: Callable[..., Any]) -> None:
+    """Flags bounding what a connection may do before its request is whole, and proxies."""
+    defaults = ConnectionLimits()
+    group = parser.add_argument_group(
+        "connections", "Bounds on connections that have not sent a whole request head yet.")
+    add = group.add_argument
+    add("--head-timeout", type=number(float), default=defaults.head_timeout, metavar="SECONDS",
+        help="close a connection whose request head is not whole within this time (408 when "
+             "part of it came), counted from the connection or from its previous response")
+    add("--max-head-bytes", type=number(int), default=defaults.max_head_bytes, metavar="BYTES",
+        help="largest request line and headers; a larger head gets 431 and the connection closes")
+    count = number(int)
+    add("--max-pending-connections", default="auto", metavar="N",
+        type=lambda text: None if text == "auto" else count(text),
+        help="connections waiting for a request head; over it the oldest that has waited a "
+             "second is closed; auto: a quarter of the open-files limit, at most "
+             f"{MAX_PENDING_AUTO}")
+    add("--forwarded-allow-ips", default="none", metavar="ADDRESSES",
+        help="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For "
+             "and X-Forwarded-Proto are believed, or * for any; none: never believe them")
+
+
+def connection_limits_from(args: argparse.Namespace,
+                           parser: argparse.ArgumentParser) -> ConnectionLimits:
+    """The ConnectionLimits of these flags; also checks --forwarded-allow-ips into a tuple."""
+    given = "" if args.forwarded_allow_ips == "none" else args.forwarded_allow_ips
+    trusted = tuple(part.strip() for part in given.split(",") if part.strip())
+    for address in trusted:
+        if address != "*":
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                parser.error(f"argument --forwarded-allow-ips: not an address or network: "
+                             f"{address!r}")
+    args.forwarded_allow_ips = trusted
+    return ConnectionLimits(head_timeout=args.head_timeout, max_head_bytes=args.max_head_bytes,
+                            max_pending=args.max_pending_connections)
 
 
 def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser,

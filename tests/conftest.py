@@ -32,8 +32,9 @@ def server_factory() -> Iterator[Callable[..., ServerProcess]]:
     """Start real servers: `server_factory("--seed", "1")`; all are killed at the end."""
     started: list[ServerProcess] = []
 
-    def start(*args: str, port: int | None = None) -> ServerProcess:
-        server = ServerProcess(*args, port=port)
+    def start(*args: str, port: int | None = None,
+              preexec_fn: Callable[[], None] | None = None) -> ServerProcess:
+        server = ServerProcess(*args, port=port, preexec_fn=preexec_fn)
         started.append(server)
         return server.start()
 
