@@ -32,6 +32,12 @@ def delete(server: ServerProcess, topic: str, token: str | None = WRITE) -> http
     return httpx.delete(f"{server.url}/topics/{topic}", headers=headers)
 
 
+def resume(server: ServerProcess, topic: str, last_id: str) -> httpx.Response:
+    """The answer to a resume when it is not a stream (an error)."""
+    return httpx.get(f"{server.url}/stream", params={"topic": topic},
+                     headers={"Last-Event-ID": last_id})
+
+
 async def test_a_full_table_gives_way_to_the_least_recently_used_idle_topic(
         server_factory: Factory) -> None:
     server = server_factory("--max-topics", "6", "--speed", "0.2", "--heartbeat", "0.2")
@@ -47,7 +53,7 @@ async def test_a_full_table_gives_way_to_the_least_recently_used_idle_topic(
         assert value(scrape(server), "sse_topics_evicted_total") == 2
         async with open_stream(server.url, "d"), open_stream(server.url, "e"):
             await wait_for(lambda: subscribers(server.url, "e") == 1)
-            refused = httpx.post(f"{server.url}/topics/f/events", json={"event": "e"})
+            refused = post(server, "f", None)
             assert refused.status_code == 409
             assert "every one is in use" in refused.json()["error"]
     assert names(server) == SIMULATED | {"a", "d", "e"}
@@ -78,8 +84,7 @@ async def test_a_publisher_deletes_a_topic_and_its_streams_end(server_factory: F
         with pytest.raises(StopAsyncIteration):  # ended cleanly, not reset
             await stream.take(1, within=10)
     assert "jobs" not in names(server) and "progress" in names(server)
-    gone = httpx.get(f"{server.url}/stream", params={"topic": "jobs"},
-                     headers={"Last-Event-ID": replayed.last_event_id})
+    gone = resume(server, "jobs", replayed.last_event_id)
     assert gone.status_code == 404 and "unknown topic" in gone.json()["error"]
     assert delete(server, "jobs").status_code == 404
 
