@@ -59,8 +59,8 @@ class TokenAuth:
     """
 
     def __init__(self, subscribe: Iterable[str] = (), publish: Iterable[str] = ()) -> None:
-        self._subscribe = [_header_bytes(token) for token in subscribe if token]
-        self._publish = [_header_bytes(token) for token in publish if token] or self._subscribe
+        self._subscribe = [header_bytes(token) for token in subscribe if token]
+        self._publish = [header_bytes(token) for token in publish if token] or self._subscribe
 
     @property
     def enabled(self) -> bool:
@@ -81,7 +81,7 @@ class TokenAuth:
             raise ApiError(401, f"the bearer token is not valid for {access}", _CHALLENGE)
 
 
-def _header_bytes(token: str) -> bytes:
+def header_bytes(token: str) -> bytes:
     """The bytes a client sends for `token`; ValueError for one no header carries as it is."""
     if (problem := token_problem(token)) is not None:
         raise ValueError(f"a token cannot travel in an HTTP header: {problem}")
