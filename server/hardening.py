@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser, number: Callable[..., Any]) -
         default=defaults.max_streams_per_client,
         help="open streams per client address; more get 503 with Retry-After")
     add("--max-topics", type=number(int), default=defaults.max_topics, metavar="N",
-        help="topics this server creates; publishing to more gets 409")
+        help="topics this process holds; a new one evicts the least recently used idle topic "
+             "(no open stream here, not built in) and deletes its events; 409 when none is idle")
     add("--publish-rate", type=number(float, allow_zero=True), default=defaults.publish_rate,
         metavar="PER_SECOND",
         help="publish requests a second per client address; more get 429 with Retry-After; 0: any")

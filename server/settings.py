@@ -26,7 +26,7 @@ class ServerSettings:
     replay: str | None = None  # a recording whose events are served again (--replay FILE)
     queue_bytes: int = 1 << 20  # a subscriber's unsent bytes before its stream is closed
     max_event_bytes: int = 1 << 20  # largest POST body accepted
-    max_topics: int = 1000  # topics this server will create
+    max_topics: int = 1000  # topics this process holds before idle ones give way to new ones
     # Hardening (see server.auth and server.limits); tokens stay out of repr, hence out of logs.
     tokens: tuple[str, ...] = field(default=(), repr=False)  # bearer tokens to subscribe
     publish_tokens: tuple[str, ...] = field(default=(), repr=False)  # to publish; () = tokens
