@@ -434,6 +434,8 @@ class RedisBackend:
         return TopicStats(info["last-generated-id"], info["length"])
 
     async def delete(self, topic: str) -> bool:
+        if not self._starting.get(topic):  # left by a follower cancelled before it ever read
+            self._starting.pop(topic, None)
         with self._talking():
             return bool(await self._redis.delete(self._key(topic)))
 

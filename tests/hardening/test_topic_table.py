@@ -8,6 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from bench.procs import rss_bytes
 from tests.hardening.test_metrics import scrape, value
 from tests.server.helpers import open_stream, publish, subscribers, wait_for
 from tests.servers import ServerProcess
@@ -93,3 +94,26 @@ async def test_a_publisher_deletes_a_topic_and_its_streams_end(server_factory: F
         gap, event = await stream.take(2)
     assert gap.type == "gap" and json.loads(gap.data)["reason"] == "other-run"
     assert event.last_event_id == fresh
+
+
+def test_topic_churn_keeps_the_table_and_the_memory_bounded(server_factory: Factory) -> None:
+    server = server_factory("--no-simulators", "--max-topics", "10", "--publish-rate", "0",
+                            "--heartbeat", "0")
+    assert server.proc is not None
+    event = {"event": "e", "data": "x" * 20_000}
+
+    def churn(topics: range) -> None:
+        with httpx.Client(base_url=server.url) as client:
+            for n in topics:
+                made = client.post(f"/topics/churn-{n}/events", json=event)
+                assert made.status_code == 201, made.text
+
+    churn(range(500))
+    before = rss_bytes(server.proc.pid)
+    churn(range(500, 2500))  # 40 MB of events in topics nobody reads
+    after = rss_bytes(server.proc.pid)
+    print(f"server RSS {before / 2**20:.1f} MiB after 500 topics, {after / 2**20:.1f} MiB "
+          "after 2,500 (10 held)")
+    assert names(server) == {f"churn-{n}" for n in range(2490, 2500)}
+    assert value(scrape(server), "sse_topics_evicted_total") == 2490
+    assert after - before < 10 * 2**20  # evicted topics' events are freed, not only unlisted
