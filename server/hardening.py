@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from server.auth import PUBLISH_TOKENS_ENV, TOKENS_ENV, env_tokens, read_tokens
+from server.auth import PUBLISH_TOKENS_ENV, TOKENS_ENV, env_tokens, read_tokens, token_problem
 from server.connections import MAX_PENDING_AUTO, ConnectionLimits
 from server.settings import ServerSettings
 
@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser, number: Callable[..., Any]) -
         default=defaults.max_streams_per_client,
         help="open streams per client address; more get 503 with Retry-After")
     add("--max-topics", type=number(int), default=defaults.max_topics, metavar="N",
-        help="topics this server creates; publishing to more gets 409")
+        help="topics this process holds; a new one evicts the least recently used idle topic "
+             "(no open stream here, not built in) and deletes its events; 409 when none is idle")
     add("--publish-rate", type=number(float, allow_zero=True), default=defaults.publish_rate,
         metavar="PER_SECOND",
         help="publish requests a second per client address; more get 429 with Retry-After; 0: any")
@@ -92,18 +93,27 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser,
                   environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """ServerSettings fields of these flags; a token file that cannot be read is a usage error."""
 
-    def tokens(given: list[str], path: str | None, env: str) -> tuple[str, ...]:
-        found = [*given, *env_tokens(env, environ)]
+    def tokens(given: list[str], flag: str, path: str | None, env: str) -> tuple[str, ...]:
+        sources = {flag: given, env: env_tokens(env, environ)}
         if path:
             try:
-                found += read_tokens(path)
+                sources[path] = read_tokens(path)
             except (OSError, UnicodeDecodeError) as exc:
                 parser.error(f"cannot read tokens from {path}: {exc.strerror or exc}")
-        return tuple(dict.fromkeys(token.strip() for token in found if token.strip()))
+        found: list[str] = []
+        for source, listed in sources.items():
+            for number, token in enumerate(filter(None, map(str.strip, listed)), 1):
+                if (problem := token_problem(token)) is not None:
+                    # One line, without usage, and never the token itself.
+                    parser.exit(2, f"{parser.prog}: error: token {number} of {source} cannot "
+                                   f"travel in an HTTP header: {problem}\n")
+                found.append(token)
+        return tuple(dict.fromkeys(found))
 
     return {
-        "tokens": tokens(args.token, args.tokens_file, TOKENS_ENV),
-        "publish_tokens": tokens(args.publish_token, args.publish_tokens_file, PUBLISH_TOKENS_ENV),
+        "tokens": tokens(args.token, "--token", args.tokens_file, TOKENS_ENV),
+        "publish_tokens": tokens(args.publish_token, "--publish-token", args.publish_tokens_file,
+                                 PUBLISH_TOKENS_ENV),
         "cors_origins": tuple(args.cors_origin),
         "max_streams": args.max_streams,
         "max_streams_per_client": args.max_streams_per_client,
