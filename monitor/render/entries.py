@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import RenderableType
 from rich.text import Text
 
-from monitor.sanitize import control_runs, visible
+from monitor.sanitize import control_runs, find_control, visible
 
 ESCAPE_STYLE = "dim"  # a control shown as an escape: set apart from the text around it
 NOTE_STYLE = "dim italic"  # the line that says how much of an entry was not drawn
@@ -105,8 +105,11 @@ def append_shown(text: Text, value: str, style: str = "", *, max_lines: int = MA
                  cut_note: str = SEE_RAW) -> None:
     """Append text a server or a file sent: controls as dim escapes, nothing read as markup,
     cut to `max_lines` with a line that says how much was left out (and `cut_note`)."""
+    if len(value) < max_lines and find_control(value) is None:  # most fields: a plain append
+        text.append(value, style)
+        return
     value, cut = clip(value, max_lines)
-    if visible(value) is value:  # no control in it: one span, as fast as a plain append
+    if find_control(value) is None:
         text.append(value, style)
     else:
         escape_style = f"{style} {ESCAPE_STYLE}".strip()
