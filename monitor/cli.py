@@ -15,6 +15,7 @@ from monitor import redaction
 from monitor.plain import FORMATS, replay_plain, run_plain
 from monitor.record import Recorder, RecordingError, load_recording
 from monitor.render.pane import DEFAULT_MAX_LINES
+from monitor.sanitize import visible
 from monitor.stream import StreamConfig, with_topic
 from monitor.topics import DEFAULT_STREAM_URL, discover_topics
 
@@ -166,7 +167,7 @@ def _replay(args: argparse.Namespace) -> int:
     if error is not None:
         if not entries:
             raise _Failed(f"cannot replay: {error}")
-        print(f"sse-monitor: {error}; replaying the {len(entries)} items before it",
+        print(visible(f"sse-monitor: {error}; replaying the {len(entries)} items before it"),
               file=sys.stderr)
     speed = 1.0 if args.speed is None else args.speed
     if args.plain:
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_demo(args)
         return _run(args.url or DEFAULT_STREAM_URL, args.topic, args)
     except _Failed as exc:
-        print(f"sse-monitor: {exc}", file=sys.stderr)
+        print(visible(f"sse-monitor: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
 from monitor.playback import Playback, play
 from monitor.record import Recorded, Recorder, RecordingError, StreamKey, item_time
+from monitor.sanitize import json_line, visible
 from monitor.stream import SSEStream, StreamConfig
 
 FORMATS = ("text", "jsonl")
@@ -28,7 +29,8 @@ def _clock_text(timestamp: float) -> str:
 
 
 def format_text(item: Event | Gap, topic: str | None) -> str:
-    """`12:00:01.250 logs LOG_LINE id=ab12cd34-7 {...}`; data lines after the first indented."""
+    """`12:00:01.250 logs LOG_LINE id=ab12cd34-7 {...}`; data lines after the first indented,
+    every control a server sent visibly escaped."""
     head = [_clock_text(item.received)] + ([topic] if topic else [])
     if isinstance(item, Gap):
         missed = "unknown" if item.missed is None else str(item.missed)
@@ -37,11 +39,12 @@ def format_text(item: Event | Gap, topic: str | None) -> str:
     else:
         head += [item.type, f"id={item.id or '-'}"]
         body = item.data
-    return " ".join(head) + " " + body.replace("\n", "\n    ")
+    return visible(" ".join(head) + " " + body.replace("\n", "\n    "))
 
 
 def format_jsonl(item: Event | Gap, topic: str | None) -> str:
-    """One JSON object: event, data (exactly as parsed), id, time; topic when topics are used."""
+    """One JSON object: event, data (exactly as parsed), id, time; topic when topics are used.
+    One line in every reader: C1, bidi controls and U+2028/9 are `\\uXXXX` escapes too."""
     record: dict[str, Any] = {
         "event": "gap" if isinstance(item, Gap) else item.type,
         "data": item.data,
@@ -55,7 +58,7 @@ def format_jsonl(item: Event | Gap, topic: str | None) -> str:
             "reason": item.reason, "requested": item.requested, "detail": item.detail,
             "resume_from": item.resume_from, "missed": item.missed,
         }
-    return json.dumps(record, ensure_ascii=False)
+    return json_line(json.dumps(record, ensure_ascii=False))
 
 
 def format_state(change: StateChange, topic: str | None) -> str:
@@ -63,7 +66,7 @@ def format_state(change: StateChange, topic: str | None) -> str:
     text = change.describe()
     if change.state is State.CONNECTING and change.reason:
         text = f"{text} ({change.reason})"
-    return f"sse-monitor: [{topic}] {text}" if topic else f"sse-monitor: {text}"
+    return visible(f"sse-monitor: [{topic}] {text}" if topic else f"sse-monitor: {text}")
 
 
 class PlainPrinter:
@@ -128,7 +131,7 @@ async def run_plain(
             try:
                 recorder.write(StreamKey(stream.config.url, stream.config.topic), item)
             except RecordingError as exc:
-                printer.write(f"sse-monitor: recording stopped: {exc}", printer.err)
+                printer.write(visible(f"sse-monitor: recording stopped: {exc}"), printer.err)
                 recorder = None
 
     async def follow(stream: SSEStream) -> None:

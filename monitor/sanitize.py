@@ -20,6 +20,7 @@ _CONTROLS = (
     "\u2028\u2029"
 )
 _CONTROL = re.compile(f"[{_CONTROLS}]")
+find_control = _CONTROL.search  # the first control in a text, or None: the quick test
 _CONTROL_RUN = re.compile(f"[{_CONTROLS}]+")
 # In JSON, what json.dumps(ensure_ascii=False) leaves raw (it escapes C0 itself): DEL, C1, the bidi
 # controls and U+2028/U+2029.
@@ -37,7 +38,7 @@ def _escape_run(match: re.Match[str]) -> str:
 
 def visible(text: str) -> str:
     """`text` with every control but newline and tab, and each bidi control, visibly escaped."""
-    if _CONTROL.search(text) is None:
+    if find_control(text) is None:
         return text
     return _CONTROL_RUN.sub(_escape_run, text)
 

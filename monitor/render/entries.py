@@ -10,6 +10,14 @@ from typing import Any
 from rich.console import RenderableType
 from rich.text import Text
 
+from monitor.sanitize import control_runs, find_control, visible
+
+ESCAPE_STYLE = "dim"  # a control shown as an escape: set apart from the text around it
+NOTE_STYLE = "dim italic"  # the line that says how much of an entry was not drawn
+MAX_DRAWN_LINES = 200  # lines of one field an entry draws; the raw view (v) shows more
+LINE_CHARS = 100  # characters a drawn line counts for, in the character cap of a field
+SEE_RAW = "v shows them"
+
 
 class Entry:
     """One finished item of a pane's history: what is drawn and the text a filter matches.
@@ -70,18 +78,67 @@ def text_entry(text: Text, kind: str = "event") -> Entry:
     return Entry(text, text.plain, kind)
 
 
+def clip(text: str, max_lines: int) -> tuple[str, str]:
+    """The first `max_lines` lines of `text` (and at most `max_lines * LINE_CHARS` characters),
+    and what was cut (`99,800 more lines`), or "" when nothing was."""
+    max_chars = max_lines * LINE_CHARS
+    if len(text) <= max_lines or (len(text) <= max_chars and text.count("\n") < max_lines):
+        return text, ""  # the usual case: two C-speed looks, no copy
+    cut = min(len(text), max_chars)
+    end = -1
+    for _ in range(max_lines):
+        end = text.find("\n", end + 1, cut)
+        if end < 0:
+            break
+    if end >= 0:
+        cut = end
+    if cut == len(text):
+        return text, ""
+    lines = text.count("\n", cut)
+    if text[cut] == "\n":
+        return text[:cut], f"{lines:,} more line{'' if lines == 1 else 's'}"
+    more = f"{len(text) - cut:,} more characters"
+    return text[:cut], f"{more} in {lines + 1:,} lines" if lines else more
+
+
+def append_shown(text: Text, value: str, style: str = "", *, max_lines: int = MAX_DRAWN_LINES,
+                 cut_note: str = SEE_RAW) -> None:
+    """Append text a server or a file sent: controls as dim escapes, nothing read as markup,
+    cut to `max_lines` with a line that says how much was left out (and `cut_note`)."""
+    if len(value) < max_lines and find_control(value) is None:  # most fields: a plain append
+        text.append(value, style)
+        return
+    value, cut = clip(value, max_lines)
+    if find_control(value) is None:
+        text.append(value, style)
+    else:
+        escape_style = f"{style} {ESCAPE_STYLE}".strip()
+        for piece, escaped in control_runs(value):
+            text.append(piece, escape_style if escaped else style)
+    if cut:
+        text.append(f"\n… {cut}: {cut_note}", NOTE_STYLE)
+
+
+def shown(value: str, style: str = "", **options: Any) -> Text:
+    """A Text of text a server or a file sent, as `append_shown` draws it."""
+    text = Text(style=style)
+    append_shown(text, value, **options)
+    return text
+
+
 def label(event_type: str, event_id: str) -> Text:
     """`TYPE #id ` prefix used by the generic renderers."""
-    head = Text(event_type, style="bold cyan")
+    head = shown(event_type, "bold cyan")
     if event_id:
-        head.append(f" #{event_id}", style="dim")
+        append_shown(head, f" #{event_id}", "dim")
     return head
 
 
 def short_json(value: Any, limit: int = 80) -> str:
-    """Compact one-line JSON, cut to `limit` characters."""
+    """Compact one-line JSON, cut to `limit` characters, every control visibly escaped."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return visible(text)
 
 
 def first(payload: dict[str, Any], *keys: str, default: Any = None) -> Any:

@@ -6,13 +6,26 @@ import json
 from typing import Any
 
 from rich.console import Group
-from rich.json import JSON
+from rich.highlighter import JSONHighlighter
 from rich.text import Text
 
 from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
-from monitor.render.entries import Entry, label
+from monitor.render.entries import (
+    MAX_DRAWN_LINES,
+    NOTE_STYLE,
+    SEE_RAW,
+    Entry,
+    append_shown,
+    clip,
+    label,
+    shown,
+)
+from monitor.sanitize import json_line
 
 ONE_LINE_JSON = 100  # JSON shorter than this stays on the event's line
+# rich.json.JSON would parse the text again and print it raw: the highlighter alone, on ours
+_HIGHLIGHT_JSON = JSONHighlighter()
+RAW_CUT_NOTE = "past the pane's --max-lines"
 
 
 def generic_entry(event: Event, payload: Any) -> Entry:
@@ -20,26 +33,32 @@ def generic_entry(event: Event, payload: Any) -> Entry:
     head = label(event.type, event.id)
     if payload is None and event.data.strip() not in ("null", ""):
         head.append(" ")
-        head.append(event.data)
+        append_shown(head, event.data)
         return Entry(head, head.plain)
-    compact = json.dumps(payload, ensure_ascii=False)
+    # json.dumps escapes C0 controls itself; json_line the rest: no control is left to show.
+    compact = json_line(json.dumps(payload, ensure_ascii=False))
     if len(compact) <= ONE_LINE_JSON:
         head.append(" ")
         head.append(compact, style="green")
         return Entry(head, head.plain)
-    pretty = json.dumps(payload, ensure_ascii=False, indent=2)
-    return Entry(Group(head, JSON(pretty)), f"{head.plain}\n{pretty}")
+    pretty, cut = clip(json_line(json.dumps(payload, ensure_ascii=False, indent=2)),
+                       MAX_DRAWN_LINES)
+    body = _HIGHLIGHT_JSON(pretty)
+    body.no_wrap, body.overflow = True, None  # as rich.json.JSON draws it
+    if cut:
+        body.append(f"\n… {cut}: {SEE_RAW}", NOTE_STYLE)
+    return Entry(Group(head, body), f"{head.plain}\n{body.plain}")
 
 
 def gap_entry(gap: Gap) -> Entry:
     """The marked line that says a resumed stream is not complete."""
     missed = f"{gap.missed} events missed" if gap.missed is not None else "events may be missing"
     text = Text()
-    text.append(f" ⚠ GAP: {missed} ({gap.reason}) ", style="bold black on yellow")
+    append_shown(text, f" ⚠ GAP: {missed} ({gap.reason}) ", "bold black on yellow")
     where = f"asked for {gap.requested or '(nothing)'}, resuming from {gap.resume_from or 'live'}"
-    text.append(f" {where}", style="bold yellow")
+    append_shown(text, f" {where}", "bold yellow")
     if gap.detail:
-        text.append(f"\n   {gap.detail}", style="yellow")
+        append_shown(text, f"\n   {gap.detail}", "yellow")
     return Entry(text, text.plain, kind="gap")
 
 
@@ -54,27 +73,32 @@ STATE_STYLES = {
 
 def state_entry(change: StateChange) -> Entry:
     """A thin rule in the stream where the connection changed, so outages are visible in place."""
-    text = Text(f"── {change.describe()} ──", style=STATE_STYLES.get(change.state, ""))
+    text = Text("── ", style=STATE_STYLES.get(change.state, ""))
+    append_shown(text, change.describe())
+    text.append(" ──")
     return Entry(text, text.plain, kind="state")
 
 
-def raw_frame(item: StreamItem) -> tuple[str, str, str] | None:
+RawFrame = tuple[str, str, str, int]  # text, style, kind, lines drawn at most
+
+
+def raw_frame(item: StreamItem, max_lines: int) -> RawFrame | None:
     """The frame exactly as received (state changes as `#` comments, which frames cannot be), as
-    (text, style, kind): the raw view's entry, made by `raw_entry` when it is shown."""
+    the raw view's entry, made by `raw_entry` when it is shown, draws it: up to `max_lines`."""
     if isinstance(item, StateChange):
-        return (f"# {item.describe()}", "dim italic", "state")
+        return (f"# {item.describe()}", "dim italic", "state", max_lines)
     if not item.raw:
         return None
     style = "dim" if isinstance(item, Heartbeat) else ("yellow" if isinstance(item, Gap) else "")
     # A frame ends with a blank line on the wire: kept, so frames stand apart as they came.
-    return (item.raw.rstrip("\n") + "\n", style, "raw")
+    return (item.raw.rstrip("\n") + "\n", style, "raw", max_lines)
 
 
-def raw_entry(frame: tuple[str, str, str]) -> Entry:
+def raw_entry(frame: RawFrame) -> Entry:
     """The raw view's entry for what `raw_frame` gave."""
     return Entry.lazy(_raw_text, frame, kind=frame[2])
 
 
-def _raw_text(frame: tuple[str, str, str]) -> Text:
-    text, style, _ = frame
-    return Text(text, style=style)
+def _raw_text(frame: RawFrame) -> Text:
+    text, style, _, max_lines = frame
+    return shown(text, style, max_lines=max_lines, cut_note=RAW_CUT_NOTE)

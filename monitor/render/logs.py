@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 
 from monitor.events import Event
-from monitor.render.entries import Entry, Rendered, first
+from monitor.render.entries import Entry, Rendered, append_shown, first
 
 LEVEL_STYLES = {
     "TRACE": "dim",
@@ -36,7 +36,10 @@ def is_log(payload: Any) -> bool:
 def clock_time(value: Any) -> str:
     """HH:MM:SS of an epoch number (UTC) or an ISO timestamp string; '' when neither."""
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).strftime("%H:%M:%S")
+        try:
+            return datetime.fromtimestamp(value, UTC).strftime("%H:%M:%S")
+        except (OverflowError, ValueError, OSError):  # no date: a year past 9999, NaN
+            return ""
     if isinstance(value, str) and "T" in value:
         return value.split("T", 1)[1][:8]
     return ""
@@ -61,22 +64,22 @@ def log_line(payload: dict[str, Any]) -> Text:
     line = Text()
     stamp = clock_time(first(payload, "timestamp", "ts", "time", "asctime"))
     if stamp:
-        line.append(f"{stamp} ", style="dim")
-    line.append(f"{level:<7}", style=style)
+        append_shown(line, f"{stamp} ", "dim")
+    append_shown(line, f"{level:<7}", style)
     logger = first(payload, "logger", "name", "logger_name")
     if logger:
-        line.append(f" {logger}", style="blue")
+        append_shown(line, f" {logger}", "blue")
     line.append(": ")
-    line.append(str(first(payload, "message", "msg")), style="red" if "ERR" in level else "")
+    append_shown(line, str(first(payload, "message", "msg")), "red" if "ERR" in level else "")
     trace = first(payload, "trace_id", "traceId")
     if trace:
-        line.append(f"  trace={str(trace)[:8]}", style="dim")
+        append_shown(line, f"  trace={str(trace)[:8]}", "dim")
     traceback = first(payload, *TRACEBACK_KEYS)
     if isinstance(traceback, list):
         traceback = "\n".join(map(str, traceback))
     if isinstance(traceback, str) and traceback.strip():
         line.append("\n")
-        line.append(_indent(traceback.rstrip()), style="red dim")
+        append_shown(line, _indent(traceback.rstrip()), "red dim")
     return line
 
 

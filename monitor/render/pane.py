@@ -69,6 +69,7 @@ class PaneRenderer:
     """Turns stream items into entries and live renderables; no Textual in here."""
 
     def __init__(self, max_lines: int = DEFAULT_MAX_LINES) -> None:
+        self.max_lines = max_lines
         self.history = History(max_lines)
         self.raw = History(max_lines, raw_entry)
         self.stats = PaneStats()
@@ -79,7 +80,7 @@ class PaneRenderer:
 
     def feed(self, item: StreamItem) -> None:
         self.stats.count(item)
-        raw = raw_frame(item)
+        raw = raw_frame(item, self.max_lines)
         if raw is not None:
             self.raw.add(raw)
         if isinstance(item, Event):

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.events import Event
-from monitor.render.entries import Entry, Rendered, first, short_json
+from monitor.render.entries import Entry, Rendered, append_shown, first, short_json, shown
 
 RUN_EVENTS = {"RUN_STARTED", "RUN_FINISHED", "RUN_ERROR"}
 STEP_EVENTS = {"STEP_STARTED", "STEP_FINISHED"}
@@ -101,33 +101,33 @@ class ProgressRenderer:
         line = Text()
         run = self._run(payload)
         if name == "RUN_STARTED":
-            line.append(f"▶ run {run.run_id} started", style="bold")
+            append_shown(line, f"▶ run {run.run_id} started", "bold")
             thread = first(payload, "threadId", "thread_id")
             if thread:
-                line.append(f"  thread {thread}", style="dim")
+                append_shown(line, f"  thread {thread}", "dim")
         elif name == "RUN_FINISHED":
             self.runs.pop(run.run_id, None)
-            line.append(f"✔ run {run.run_id} finished", style="bold green")
+            append_shown(line, f"✔ run {run.run_id} finished", "bold green")
             result = payload.get("result")
             if result is not None:
                 line.append(f"  {short_json(result, 60)}", style="dim")
         elif name == "RUN_ERROR":
             self.runs.pop(run.run_id, None)
             message = first(payload, "message", "error", default="failed")
-            line.append(f"✘ run {run.run_id} failed: {message}", style="bold red")
+            append_shown(line, f"✘ run {run.run_id} failed: {message}", "bold red")
             code = payload.get("code")
             if code:
-                line.append(f" ({code})", style="red")
+                append_shown(line, f" ({code})", "red")
         elif name == "STEP_STARTED":
             step = run.step(str(first(payload, "stepName", "step", default="step")))
-            line.append(f"  ▸ step {step.name}", style="cyan")
+            append_shown(line, f"  ▸ step {step.name}", "cyan")
         elif name == "STEP_FINISHED":
             step = run.step(str(first(payload, "stepName", "step", default="step")))
             failed = str(payload.get("status", "")).lower() in {"failed", "error"}
             step.status = "failed" if failed else "done"
             step.percent = step.percent if failed else 100.0
-            line.append(f"  {'✘' if failed else '✓'} step {step.name}",
-                        style="red" if failed else "green")
+            append_shown(line, f"  {'✘' if failed else '✓'} step {step.name}",
+                         "red" if failed else "green")
         else:
             return self._tool(name, run, payload)
         return Rendered([Entry(line, line.plain)], live_changed=True)
@@ -148,12 +148,12 @@ class ProgressRenderer:
                 self.tool_names.pop(next(iter(self.tool_names)))
                 self.tool_args.pop(next(iter(self.tool_args)), None)
             self.tool_names[call_id] = run.tool = tool
-            line.append(f"    ⚙ {tool}…", style="blue")
+            append_shown(line, f"    ⚙ {tool}…", "blue")
             return Rendered([Entry(line, line.plain)], live_changed=True)
         tool = self.tool_names.pop(call_id, "tool")
         args = self.tool_args.pop(call_id, "")
         error = first(payload, "error")
-        line.append(f"    {'✘' if error else '✓'} {tool}", style="red" if error else "blue")
+        append_shown(line, f"    {'✘' if error else '✓'} {tool}", "red" if error else "blue")
         if args:
             line.append(f"({short_json(args, 50)})", style="dim")
         result = error or first(payload, "result", "content")
@@ -164,9 +164,9 @@ class ProgressRenderer:
     def live(self) -> list[RenderableType]:
         blocks: list[RenderableType] = []
         for run in self.runs.values():
-            head = Text(f"▶ {run.run_id}", style="bold")
+            head = shown(f"▶ {run.run_id}", "bold")
             if run.tool:
-                head.append(f"  ⚙ {run.tool}…", style="blue")
+                append_shown(head, f"  ⚙ {run.tool}…", "blue")
             grid = Table.grid(padding=(0, 1))
             grid.add_column(no_wrap=True, max_width=16, overflow="ellipsis")
             grid.add_column(width=BAR_WIDTH, no_wrap=True)
@@ -176,7 +176,7 @@ class ProgressRenderer:
                 style = {"failed": "red", "done": "green"}.get(step.status, "yellow")
                 bar = ProgressBar(total=100, completed=step.percent, width=BAR_WIDTH,
                                   complete_style=style, finished_style=style)
-                grid.add_row(Text(f"  {step.name}", style=style), bar,
-                             f"{step.percent:3.0f}%", Text(step.message, style="dim"))
+                grid.add_row(shown(f"  {step.name}", style), bar,
+                             f"{step.percent:3.0f}%", shown(step.message, "dim"))
             blocks.append(Group(head, grid))
         return blocks

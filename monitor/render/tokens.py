@@ -13,11 +13,13 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from monitor.events import Event
-from monitor.render.entries import Entry, Rendered, first
+from monitor.render.entries import LINE_CHARS, Entry, Rendered, append_shown, first, shown
+from monitor.sanitize import visible
 
 MAX_OPEN = 8  # messages that never end must not grow the live area without bound
 LIVE_TAIL_CHARS = 2000  # only the end of a very long open message is drawn live
 MAX_MESSAGE_CHARS = 200_000  # a message that never ends keeps its newest characters only
+MESSAGE_LINES = MAX_MESSAGE_CHARS // LINE_CHARS + 1  # a finished message draws what it keeps
 JOIN_PARTS = 64  # deltas kept apart before they are joined: one string, not a str per token
 DONE = "[DONE]"
 
@@ -60,8 +62,9 @@ class Message:
         elif self.dropped:
             body = f"… ({self.dropped:,} characters not kept) " + body
         out = Text()
-        out.append(f"{self.role} ▸ ", style="bold magenta")
-        out.append(body)
+        append_shown(out, f"{self.role} ▸ ", "bold magenta")
+        # Open, the tail is the bound: the live panel shows its newest lines
+        append_shown(out, body, max_lines=LIVE_TAIL_CHARS if open_ else MESSAGE_LINES)
         if open_:
             out.append("▌", style="magenta")
         if self.usage:
@@ -79,7 +82,7 @@ def usage_text(usage: dict[str, Any]) -> str:
     )
     parts = [f"{short} {first(usage, *keys)}" for short, keys in names
              if first(usage, *keys) is not None]
-    return "usage: " + (" · ".join(parts) if parts else str(usage)) + " tokens"
+    return visible("usage: " + (" · ".join(parts) if parts else str(usage)) + " tokens")
 
 
 class TokenRenderer:
@@ -176,7 +179,7 @@ class TokenRenderer:
             return done
         if name in ("response.failed", "response.error"):
             error = response.get("error") or payload.get("error") or payload
-            text = Text(f"✘ {name}: {error}", style="red")
+            text = shown(f"✘ {name}: {error}", "red")
             return Rendered([Entry(text, text.plain)])
         return Rendered()  # the many lifecycle events of a response: visible in the raw view
 

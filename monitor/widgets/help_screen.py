@@ -9,6 +9,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from monitor.render.entries import shown
+
 KeyRow = tuple[str, str, str]  # (keys, what it does, binding id)
 
 
@@ -27,7 +29,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("does", ratio=1)
         table.add_column("id (for SSE_MONITOR_KEYS)", style="dim", no_wrap=True)
         for row in self.rows:
-            table.add_row(*row)
+            table.add_row(*map(shown, row))  # keys come from the environment: not markup
         with VerticalScroll(classes="dialog"):
             yield Label("sse-monitor keys", classes="dialog-title")
             yield Static(table)

@@ -18,6 +18,7 @@ from monitor.messages import PaneActivated, PaneStateChanged, RecordingFailed
 from monitor.record import Recorder, RecordingError, recording_name
 from monitor.redaction import redact
 from monitor.render.pane import DEFAULT_MAX_LINES
+from monitor.sanitize import visible
 from monitor.stream import StreamConfig, with_topic
 from monitor.widgets.help_screen import HelpScreen, KeyRow
 from monitor.widgets.pane import SourceFactory, StreamPane
@@ -129,7 +130,7 @@ class MonitorScreen(Screen[None]):
         servers = dict.fromkeys(server_of(pane.source.config.url) for pane in self.panes)
         states = Counter(pane.state.value for pane in self.panes)
         counts = ", ".join(f"{count} {state}" for state, count in states.items())
-        self.sub_title = " ".join(servers) + (f" · {counts}" if counts else "")
+        self.sub_title = visible(" ".join(servers)) + (f" · {counts}" if counts else "")
 
     @on(PaneActivated)
     def _activated(self, event: PaneActivated) -> None:
@@ -235,7 +236,7 @@ class MonitorScreen(Screen[None]):
             self.notify(f"Pane {pane.number} no longer recorded")
         elif (recorder := self._open_recorder()) is not None:
             pane.record(recorder)
-            self.notify(f"Recording pane {pane.number} to {recorder.path}")
+            self.tell(f"Recording pane {pane.number} to {recorder.path}")
 
     def action_toggle_record_all(self) -> None:
         if any(pane.recorder is not None for pane in self.panes):
@@ -245,7 +246,7 @@ class MonitorScreen(Screen[None]):
             self.record_all = True
             for pane in self.panes:
                 pane.record(recorder)
-            self.notify(f"Recording every pane to {recorder.path}")
+            self.tell(f"Recording every pane to {recorder.path}")
 
     def _open_recorder(self) -> Recorder | None:
         """The session's recording file, created on first use; None (and a notice) if it fails."""
@@ -253,7 +254,7 @@ class MonitorScreen(Screen[None]):
             try:
                 self.recorder = Recorder(recording_name(self.settings.clock()))
             except RecordingError as exc:
-                self.notify(f"Cannot record: {exc}", severity="error", timeout=10)
+                self.tell(f"Cannot record: {exc}", severity="error", timeout=10)
                 return None
         return self.recorder
 
@@ -268,7 +269,11 @@ class MonitorScreen(Screen[None]):
             self._stop_recording()
             self.recorder.close()
             self.recorder = None
-            self.notify(f"Recording stopped: {event.error}", severity="error", timeout=10)
+            self.tell(f"Recording stopped: {event.error}", severity="error", timeout=10)
+
+    def tell(self, message: str, **options: Any) -> None:
+        """A notification that may quote a file or a server: shown, never read as markup."""
+        self.notify(visible(message), markup=False, **options)
 
     def on_unmount(self) -> None:
         if self.recorder is not None:

@@ -24,6 +24,7 @@ from monitor.messages import (
 from monitor.record import Recorder, RecordingError, StreamKey
 from monitor.redaction import redact
 from monitor.render import PaneRenderer
+from monitor.render.entries import shown
 from monitor.render.pane import DEFAULT_MAX_LINES, History
 from monitor.scripted import ItemSource
 from monitor.stream import StreamConfig
@@ -229,7 +230,8 @@ class StreamPane(Vertical):
 
     def _update_titles(self) -> None:
         title = f"{self.number} {self.topic}" if self.number else self.topic
-        self.border_title = f"{title} ● REC" if self.recorder is not None else title
+        # A Text, not a str: a str would be read as markup, and a topic comes from a server
+        self.border_title = shown(f"{title} ● REC" if self.recorder is not None else title)
         flags = []
         if self.paused:
             flags.append(f"⏸ paused · +{self.unseen} new")
@@ -237,7 +239,7 @@ class StreamPane(Vertical):
             flags.append("raw")
         if self.filter_text:
             flags.append(f"filter: {self.filter_text}")
-        self.border_subtitle = " · ".join(flags)
+        self.border_subtitle = shown(" · ".join(flags))
 
     # -- focus and filter ------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ from textual.widgets import Label
 
 from monitor.events import State
 from monitor.render import PaneStats
+from monitor.render.entries import shown
+from monitor.sanitize import visible
 
 HEARTBEAT_LEVELS = ("none", "pulse", "ok", "overdue")
 
@@ -28,23 +30,24 @@ class PaneStatus(Horizontal):
     def show(self, stats: PaneStats, now: float) -> None:
         """Redraw from the pane's counters, as of `now` (the app's clock)."""
         state = stats.state.describe() if stats.state else State.CONNECTING.value
-        shown = (state, stats.gaps_text(), stats.summary(now), *stats.heartbeat(now, None))
-        if shown == self._shown:  # called ~30 times a second: touch the DOM only on change
+        texts = (state, stats.gaps_text(), stats.summary(now), *stats.heartbeat(now, None))
+        if texts == self._shown:  # called ~30 times a second: touch the DOM only on change
             return
-        previous, self._shown = self._shown, shown
+        previous, self._shown = self._shown, texts
         labels = [self.query_one(f".{name}", Label) for name in ("state", "gaps", "summary")]
         beat = self.query_one(".heartbeat", Label)
         for index, label in enumerate([*labels, beat]):
-            if previous is None or shown[index] != previous[index]:
-                label.update(shown[index], layout=previous is None or
-                             _resizes(label, previous[index], shown[index]))
-        labels[1].display = bool(shown[1])
+            if previous is None or texts[index] != previous[index]:
+                # A Text, not a str, which would be read as markup: reasons quote servers
+                label.update(shown(texts[index]), layout=previous is None or
+                             _resizes(label, previous[index], texts[index]))
+        labels[1].display = bool(texts[1])
         for name in HEARTBEAT_LEVELS:
-            beat.set_class(name == shown[4], f"-{name}")
+            beat.set_class(name == texts[4], f"-{name}")
 
 
 def _resizes(label: Label, old: str, new: str) -> bool:
     """Whether `new` changes the label's width. A layout pass re-renders the whole screen, and
     a width set by the stylesheet (the summary's) never changes."""
     width = label.styles.width
-    return (width is None or width.is_auto) and cell_len(old) != cell_len(new)
+    return (width is None or width.is_auto) and cell_len(visible(old)) != cell_len(visible(new))

@@ -6,6 +6,7 @@ from textual.binding import Binding
 
 from monitor.playback import play
 from monitor.replay import ReplayFeed
+from monitor.sanitize import visible
 from monitor.stream import StreamConfig
 from monitor.widgets.main_screen import MonitorScreen, MonitorSettings
 
@@ -48,8 +49,8 @@ class ReplayScreen(MonitorScreen):
                              batch=DELIVERY_BATCH), group="replay")
         self.set_interval(0.25, self._update_summary)
         if self.feed.error is not None:
-            self.notify(f"{self.feed.error}; replaying the {len(self.feed.entries)} items "
-                        "before it", severity="warning", timeout=15)
+            self.tell(f"{self.feed.error}; replaying the {len(self.feed.entries)} items "
+                      "before it", severity="warning", timeout=15)
 
     def _update_summary(self) -> None:
         """Header subtitle: where the replay is, its pace, then the panes' states."""
@@ -63,7 +64,7 @@ class ReplayScreen(MonitorScreen):
             pace = f"▶ {playback.speed:g}x" if playback.speed else "▶ at once"
         where = (f"{clock_text(playback.position - playback.start)} / "
                  f"{clock_text(playback.end - playback.start)}")
-        self.sub_title = f"replay {self.feed.name} {where} {pace} · {self.sub_title}"
+        self.sub_title = f"replay {visible(self.feed.name)} {where} {pace} · {self.sub_title}"
 
     def action_toggle_pause(self) -> None:
         """In a replay, pause stops time itself, for every pane."""

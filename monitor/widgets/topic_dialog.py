@@ -13,6 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from monitor.render.entries import shown
+
 TopicLoader = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 
@@ -40,7 +42,7 @@ class TopicDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(shown(self.title_text), classes="dialog-title")
             yield Input(placeholder="topic name or http(s):// URL, Enter to choose")
             yield OptionList()
             yield Label("loading topics from the server…", classes="dialog-hint")
@@ -54,7 +56,7 @@ class TopicDialog(ModalScreen[str | None]):
         topics = await self.load()
         options = self.query_one(OptionList)
         options.add_options(
-            Option(describe_topic(topic), id=str(topic["name"]))
+            Option(shown(describe_topic(topic)), id=str(topic["name"]))
             for topic in topics if topic.get("name")
         )
         hint = self.query_one(".dialog-hint", Label)
