@@ -191,3 +191,16 @@ async def test_a_reader_keeping_up_with_the_largest_events_is_not_dropped(
     assert received.count(b"event: max\n") == 60
     assert value(scrape(server), "sse_slow_subscriber_drops_total", topic="full",
                  reason="overflow") == 0
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (("--queue-bytes", "1000000", "--max-event-bytes", "300000"), "at least 4 times the largest"),
+    (("--backlog-bytes", "100000", "--max-event-bytes", "200000"), "must hold the largest event"),
+    (("--backlog-bytes", str(64 * MiB), "--total-backlog-bytes", str(32 * MiB)),
+     "must hold a topic's"),
+])
+def test_budgets_that_contradict_each_other_are_refused_at_start(
+        flags: tuple[str, ...], message: str) -> None:
+    with pytest.raises(RuntimeError, match=message) as refused:
+        ServerProcess(*QUIET, *flags).start()
+    assert "Traceback" not in str(refused.value)
