@@ -2,22 +2,35 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint sse-server sse-client screenshots redis-server
+.PHONY: demo test test-fast lint sse-server sse-client screenshots redis-server
 
-$(STAMP): pyproject.toml
+$(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+# What the demo needs: the two commands and their dependencies, nothing for development.
+$(DEMO_STAMP): pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# Everything: the Redis backend, the test tools, ruff, the bench's baseline.
+$(DEV_STAMP): pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/sse-monitor --demo
 
-test: $(STAMP) redis-server
+test: $(DEV_STAMP) redis-server
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The everyday lane: no soak, fuzzing, Redis or benchmark smoke tests.
+test-fast: $(DEV_STAMP)
+	$(BIN)/pytest -m "not slow"
 
 # The Redis backend's tests start their own redis-server: install Debian's when it is missing.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -26,14 +39,14 @@ redis-server:
 	  echo "installing redis-server (apt-get) for the Redis backend's tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
-sse-server: $(STAMP)
+sse-server: $(DEMO_STAMP)
 	$(BIN)/sse-demo-server
 
-sse-client: $(STAMP)
+sse-client: $(DEMO_STAMP)
 	$(BIN)/sse-monitor --plain
 
-screenshots: $(STAMP)
+screenshots: $(DEV_STAMP)
 	$(BIN)/python screenshots/make_screenshots.py

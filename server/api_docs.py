@@ -8,7 +8,8 @@ from server import wire
 
 EVENT_PATTERN = "[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}"
 _REASONS = {400: "Bad request", 401: "Missing or wrong bearer token", 404: "Unknown topic",
-            409: "Too many topics", 413: "Body too large", 422: "Not an event object",
+            409: "Every topic is in use, or the topic is one the server publishes itself",
+            413: "Body too large", 422: "Not an event object",
             429: "Too many publish requests (see Retry-After)", 503: "Unavailable"}
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
@@ -24,9 +25,13 @@ PUBLISHED = {201: {"description": "Published", "content": {"application/json": {
     "type": "object", "required": ["id", "topic"],
     "properties": {"id": {"type": "string"}, "topic": {"type": "string"}}}}}}}
 
+TOPIC_PARAMETERS = [{"name": "topic", "in": "path", "required": True, "schema": {
+    "type": "string", "pattern": f"^{wire.TOPIC_PATTERN.pattern}$"}}]
+
+DELETE_OPERATION: dict[str, Any] = {"parameters": TOPIC_PARAMETERS}
+
 PUBLISH_OPERATION: dict[str, Any] = {
-    "parameters": [{"name": "topic", "in": "path", "required": True, "schema": {
-        "type": "string", "pattern": f"^{wire.TOPIC_PATTERN.pattern}$"}}],
+    "parameters": TOPIC_PARAMETERS,
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["event"], "additionalProperties": False,
         "properties": {"event": {"type": "string", "pattern": f"^{EVENT_PATTERN}$",

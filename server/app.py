@@ -20,11 +20,11 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server import wire
-from server.api_docs import EVENT_PATTERN, PUBLISH_OPERATION, PUBLISHED, errors
+from server.api_docs import DELETE_OPERATION, EVENT_PATTERN, PUBLISH_OPERATION, PUBLISHED, errors
 from server.auth import Access, TokenAuth
 from server.backends import open_backend
 from server.backends.base import Backend
-from server.broker import Broker, ShuttingDown, TopicLimitReached, UnknownTopic
+from server.broker import Broker, BuiltInTopic, ShuttingDown, TopicLimitReached, UnknownTopic
 from server.errors import ApiError
 from server.limits import RateLimiter, StreamSlots, drop_stalled_writers
 from server.metrics import Metrics
@@ -102,7 +102,8 @@ def create_app(settings: ServerSettings | None = None, backend: Backend | None =
     _add_routes(app, broker, settings)
     if settings.cors_origins:
         cors: dict[str, Any] = {
-            "allow_origins": list(settings.cors_origins), "allow_methods": ["GET", "HEAD", "POST"],
+            "allow_origins": list(settings.cors_origins),
+            "allow_methods": ["GET", "HEAD", "POST", "DELETE"],
             "allow_headers": ["Authorization", "Content-Type", "Last-Event-ID", "Cache-Control"],
             "expose_headers": ["Retry-After"]}
         app.add_middleware(CORSMiddleware, **cors)
@@ -224,22 +225,39 @@ def _add_routes(app: SSEApp, broker: Broker, settings: ServerSettings) -> None:
 
     app.stream_endpoint = guarded_stream
 
-    @app.post("/topics/{topic}/events", status_code=201, openapi_extra=PUBLISH_OPERATION,
-              responses={**PUBLISHED, **errors(400, 401, 409, 413, 422, 429)})
-    async def publish(request: Request) -> dict[str, str]:
+    def authorize_write(request: Request) -> str:
+        """The checked topic of a publish or delete, by a publish-token holder within the rate."""
         authorize(request, Access.PUBLISH)
         try:
             publish_rate.take(_client_address(request))
         except ApiError:
             metrics.reject("publish_rate")
             raise
-        name = _checked_topic(request.path_params["topic"])  # declared in PUBLISH_OPERATION
+        return _checked_topic(request.path_params["topic"])  # declared in the *_OPERATIONs
+
+    @app.post("/topics/{topic}/events", status_code=201, openapi_extra=PUBLISH_OPERATION,
+              responses={**PUBLISHED, **errors(400, 401, 409, 413, 422, 429)})
+    async def publish(request: Request) -> dict[str, str]:
+        name = authorize_write(request)
         event, data = _parse_event(await _read_body(request, settings.max_event_bytes))
         try:
             entry = await broker.publish(name, event, data)
         except TopicLimitReached as exc:
             raise ApiError(409, str(exc)) from None
         return {"id": entry.id, "topic": name}
+
+    @app.delete("/topics/{topic}", status_code=204, openapi_extra=DELETE_OPERATION,
+                responses={204: {"description": "Deleted"}, **errors(400, 401, 404, 409, 429)})
+    async def delete_topic(request: Request) -> Response:
+        """Delete a topic and its events; its open streams end (publish token)."""
+        name = authorize_write(request)
+        try:
+            await broker.delete(name)
+        except UnknownTopic:
+            raise ApiError(404, f"unknown topic {name!r}; GET /topics lists them") from None
+        except BuiltInTopic as exc:
+            raise ApiError(409, f"{exc}: it cannot be deleted") from None
+        return Response(status_code=204)
 
 
 def _client_address(request: Request) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -26,6 +28,10 @@ class UnknownTopic(LookupError):
 
 class TopicLimitReached(RuntimeError):
     pass
+
+
+class BuiltInTopic(ValueError):
+    """A topic the server itself publishes to (simulator, ticker, replay): not deletable."""
 
 
 class ShuttingDown(RuntimeError):
@@ -143,8 +149,10 @@ class Subscriber:
 @dataclass(eq=False)
 class Topic:
     name: str
-    kind: str
+    kind: str  # "custom" for topics clients made; else the simulator, ticker or replay
     newest_id: str | None = None
+    publishing: int = 0  # publishes in flight: the topic is in use until they are stored
+    last_used: int = 0  # the broker's use count at its last publish, subscribe or unsubscribe
     subscribers: set[Subscriber] = field(default_factory=set)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Plain counters for /metrics (server.metrics reads them when scraped).
@@ -167,7 +175,12 @@ class Subscription:
 
 
 class Broker:
-    """Topics of one server process over a shared backend."""
+    """Topics of one server process over a shared backend.
+
+    The table holds at most `max_topics` topics: a new one evicts the least recently used custom
+    topic that has no open stream and no publish in flight here (and deletes its events).
+    Topics that already exist in the backend are always served, even beyond the limit.
+    """
 
     def __init__(self, backend: Backend, *, heartbeat: float = 5.0, queue_bytes: int = 1 << 20,
                  max_topics: int = 1000) -> None:
@@ -176,7 +189,9 @@ class Broker:
         self.queue_bytes = queue_bytes
         self.replay_page_bytes = min(PAGE_BYTES, queue_bytes)
         self.max_topics = max_topics
-        self.topics: dict[str, Topic] = {}
+        self.topics: dict[str, Topic] = {}  # in the order they were made, as GET /topics lists
+        self._uses = itertools.count(1)  # orders uses without a clock
+        self.evicted = 0  # topics that gave way to new ones, for /metrics
         self.closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -187,20 +202,63 @@ class Broker:
                 self.add_topic(name)
 
     def add_topic(self, name: str, kind: str = "custom") -> Topic:
-        """The topic of that name, created with its follower and heartbeat if new."""
+        """The topic of that name, followed from now on if new; never refused (see _claim)."""
         topic = self.topics.get(name)
         if topic is not None:
             if kind != "custom":
                 topic.kind = kind
+            self._touch(topic)
             return topic
-        if len(self.topics) >= self.max_topics:
-            raise TopicLimitReached(f"this server holds at most {self.max_topics} topics")
-        topic = self.topics[name] = Topic(name, kind)
+        topic = self.topics[name] = Topic(name, kind, last_used=next(self._uses))
         entries = self.backend.follow(name)  # before any append or replay snapshot of the topic
         topic.tasks.append(asyncio.create_task(self._follow(topic, entries), name=f"follow {name}"))
         if self.heartbeat > 0:
             topic.tasks.append(asyncio.create_task(self._beat(topic), name=f"heartbeat {name}"))
         return topic
+
+    def _claim(self, name: str) -> tuple[Topic, list[Topic]]:
+        """The topic to publish to, and the idle topics evicted to make room for it if new."""
+        victims = [] if name in self.topics else self._make_room()
+        return self.add_topic(name), victims
+
+    def _touch(self, topic: Topic) -> None:
+        topic.last_used = next(self._uses)
+
+    def _make_room(self) -> list[Topic]:
+        """Take least recently used idle custom topics out until one more fits."""
+        excess = len(self.topics) + 1 - self.max_topics
+        if excess <= 0:
+            return []
+        idle = [topic for topic in self.topics.values() if _evictable(topic)]
+        if len(idle) < excess:
+            raise TopicLimitReached(
+                f"this server holds at most {self.max_topics} topics and every one is in use "
+                "(followed, being published to, or built in); try again later or DELETE one")
+        victims = heapq.nsmallest(excess, idle, key=lambda topic: topic.last_used)
+        for victim in victims:
+            log.info("topic %r gives way to a new one (least recently used)", victim.name)
+            self._forget(victim, "evicted")
+        self.evicted += len(victims)
+        return victims
+
+    async def delete(self, name: str) -> None:
+        """End the topic's streams and delete its events (UnknownTopic, BuiltInTopic)."""
+        topic = self.topics.get(name)
+        if topic is not None and topic.kind != "custom":
+            raise BuiltInTopic(f"topic {name!r} is published by the server itself ({topic.kind})")
+        if topic is not None:
+            self._forget(topic, "deleted")
+        if not await self.backend.delete(name) and topic is None:
+            raise UnknownTopic(name)
+
+    def _forget(self, topic: Topic, reason: str) -> None:
+        """Out of the table: its streams end (after flushing), its follower stops."""
+        if self.topics.get(topic.name) is topic:
+            del self.topics[topic.name]
+        self._close_topic_streams(topic, reason)
+        for task in topic.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
 
     async def find(self, name: str) -> Topic:
         """A topic of this process, or one another process created in the shared backend."""
@@ -220,6 +278,8 @@ class Broker:
                     topic.newest_id = entry.id
                     for subscriber in topic.subscribers:
                         subscriber.deliver(entry)
+                if not self.closing:  # the backend says the topic was deleted, by another process
+                    self._forget(topic, "deleted")
                 return
             except ConnectionError as exc:
                 # A shared store failed and may have lost entries: streams end, clients resume.
@@ -246,15 +306,19 @@ class Broker:
 
     async def publish(self, topic: str, event: str, data: str) -> Entry:
         """Append an event (data is one line of JSON), creating a custom topic if needed."""
-        target = self.add_topic(topic)  # following it before the first append
-        entry = await self.backend.append(topic, event, data)
-        target.published += 1
+        (entry,) = await self.publish_many(topic, [(event, data)])
         return entry
 
     async def publish_many(self, topic: str, events: Sequence[tuple[str, str]]) -> list[Entry]:
         """Append (event, data) pairs in order: one round trip to a shared backend."""
-        target = self.add_topic(topic)  # following it before the first append
-        entries = await self.backend.append_many(topic, events)
+        target, evicted = self._claim(topic)  # following it before the first append
+        target.publishing += 1  # in use from now: not evicted while its events are on the way
+        try:
+            for victim in evicted:
+                await self.backend.delete(victim.name)
+            entries = await self.backend.append_many(topic, events)
+        finally:
+            target.publishing -= 1
         target.published += len(entries)
         return entries
 
@@ -263,6 +327,7 @@ class Broker:
         if self.closing:
             raise ShuttingDown("the server is shutting down")
         topic = await self.find(name)
+        self._touch(topic)
         subscriber = Subscriber(self.queue_bytes)
         topic.subscribers.add(subscriber)
         if last_id is None:
@@ -321,6 +386,7 @@ class Broker:
         if subscriber.reason in SLOW_READER_REASONS and subscriber in topic.subscribers:
             topic.drops[subscriber.reason] = topic.drops.get(subscriber.reason, 0) + 1
         topic.subscribers.discard(subscriber)
+        self._touch(topic)  # followed until now: recently used
 
     def _close_topic_streams(self, topic: Topic, reason: str) -> None:
         for subscriber in topic.subscribers:
@@ -348,7 +414,7 @@ class Broker:
     async def describe(self) -> list[dict[str, object]]:
         """Every topic with its kind, newest id, backlog size and local subscriber count."""
         for name in await self.backend.topics():
-            if name not in self.topics and len(self.topics) < self.max_topics:
+            if name not in self.topics:
                 self.add_topic(name)
         rows = []
         for topic in list(self.topics.values()):
@@ -356,6 +422,10 @@ class Broker:
             rows.append({"name": topic.name, "kind": topic.kind, "newest_id": stats.newest_id,
                          "backlog": stats.backlog, "subscribers": len(topic.subscribers)})
         return rows
+
+
+def _evictable(topic: Topic) -> bool:
+    return topic.kind == "custom" and not topic.subscribers and not topic.publishing
 
 
 def gap_frame(topic: str, gap: GapInfo) -> bytes:

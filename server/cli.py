@@ -7,14 +7,18 @@ import os
 import sys
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from monitor.record import RecordingError
 from server import hardening
+from server.access_log import logging_config
 from server.app import create_app
 from server.backends import REDIS_SCHEMES, open_backend
 from server.broker import Broker
+from server.connections import ConnectionLimits, GuardedConfig, GuardedHttpToolsProtocol
+from server.open_files import raise_open_files_limit
 from server.settings import BACKEND_ENV, ServerSettings
 
 SHUTDOWN_GRACE = 1.5  # seconds uvicorn waits for connections after the broker ended the streams
@@ -33,13 +37,28 @@ class StreamingServer(uvicorn.Server):
 
 
 def uvicorn_config(settings: ServerSettings, *, host: str = "127.0.0.1", port: int = 8000,
-                   log_level: str = "info", **options: object) -> tuple[uvicorn.Config, Broker]:
-    """A uvicorn config serving a new app with these settings, and that app's broker."""
+                   log_level: str = "info", connection_limits: ConnectionLimits | None = None,
+                   forwarded_allow_ips: tuple[str, ...] = (),
+                   **options: Any) -> tuple[uvicorn.Config, Broker]:
+    """A uvicorn config serving a new app with these settings, and that app's broker.
+
+    X-Forwarded-For and X-Forwarded-Proto count only from `forwarded_allow_ips` (none: never).
+    """
     app = create_app(settings)
     options.setdefault("access_log", False)  # given to Config: set later, it would log nothing
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
-                            timeout_graceful_shutdown=SHUTDOWN_GRACE, lifespan="on", **options)
+    options.setdefault("log_config", logging_config())
+    config = GuardedConfig(app, host=host, port=port, log_level=log_level,
+                           timeout_graceful_shutdown=SHUTDOWN_GRACE, lifespan="on",
+                           connection_limits=connection_limits,
+                           **forwarded_options(forwarded_allow_ips), **options)
     return config, app.state.broker
+
+
+def forwarded_options(allow_ips: tuple[str, ...]) -> dict[str, Any]:
+    """uvicorn's proxy-header options: off unless some addresses are trusted."""
+    if not allow_ips:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(allow_ips)}
 
 
 def _positive(kind: type[float] | type[int],
@@ -99,8 +118,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["critical", "error", "warning", "info", "debug", "trace"])
     add("--access-log", action="store_true", help="log every request")
     hardening.add_arguments(parser, _positive)
+    hardening.add_connection_arguments(parser, _positive)
     args = parser.parse_args(argv)
     args.hardening = hardening.settings_from(args, parser)
+    args.connection_limits = hardening.connection_limits_from(args, parser)
     try:
         args.settings = ServerSettings(
             backlog=args.backlog, backlog_bytes=args.backlog_bytes,
@@ -128,12 +149,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings: ServerSettings = args.settings
+    raise_open_files_limit(args.max_streams + (args.connection_limits.max_pending or 0))
     if args.workers > 1:
         _run_workers(settings, args)
         return
     try:
         config, broker = uvicorn_config(settings, host=args.host, port=args.port,
-                                        log_level=args.log_level, access_log=args.access_log)
+                                        log_level=args.log_level, access_log=args.access_log,
+                                        connection_limits=args.connection_limits,
+                                        forwarded_allow_ips=args.forwarded_allow_ips)
     except RecordingError as exc:
         sys.exit(f"sse-demo-server: cannot replay: {exc}")
     server = StreamingServer(config, broker)
@@ -145,9 +169,12 @@ def main(argv: list[str] | None = None) -> None:
 def _run_workers(settings: ServerSettings, args: argparse.Namespace) -> None:
     """uvicorn's worker processes, each building the app from the settings in its environment."""
     os.environ.update(settings.to_env())
+    os.environ.update(args.connection_limits.to_env())  # read by each worker's protocol
     uvicorn.run("server.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level, access_log=args.access_log,
-                timeout_graceful_shutdown=SHUTDOWN_GRACE)
+                timeout_graceful_shutdown=SHUTDOWN_GRACE, http=GuardedHttpToolsProtocol,
+                log_config=logging_config(),
+                **forwarded_options(args.forwarded_allow_ips))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ from server.broker import Broker
 
 
 class BrokerCollector(Collector):
-    """Per-topic streams, events published and delivered, drops, gaps and resumes."""
+    """Per-topic streams, events published and delivered, drops, gaps and resumes; topics held
+    and evicted."""
 
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
@@ -44,6 +45,11 @@ class BrokerCollector(Collector):
                 gaps.add_metric([name, reason], count)
             for reason, count in topic.drops.items():
                 drops.add_metric([name, reason], count)
+        yield GaugeMetricFamily("sse_topics", "Topics this server holds.",
+                                value=len(self.broker.topics))
+        yield CounterMetricFamily("sse_topics_evicted",
+                                  "Idle topics that gave way to new ones (least recently used).",
+                                  value=self.broker.evicted)
         yield from (streams, published, delivered, resumes, gaps, drops)
 
 

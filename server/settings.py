@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
+from server.auth import header_bytes
+
 SETTINGS_ENV = "SSE_SETTINGS"  # every field as JSON: how the CLI hands settings to uvicorn workers
 BACKEND_ENV = "SSE_BACKEND"  # the backend URL alone, e.g. redis://HOST:PORT/DB
 # Largest events a subscriber's queue holds at least: a reader keeping up is never dropped.
@@ -28,7 +30,7 @@ class ServerSettings:
     replay: str | None = None  # a recording whose events are served again (--replay FILE)
     queue_bytes: int = 1 << 20  # a subscriber's unsent bytes before its stream is closed
     max_event_bytes: int = 256 << 10  # largest POST body accepted
-    max_topics: int = 1000  # topics this server will create
+    max_topics: int = 1000  # topics this process holds before idle ones give way to new ones
     # Hardening (see server.auth and server.limits); tokens stay out of repr, hence out of logs.
     tokens: tuple[str, ...] = field(default=(), repr=False)  # bearer tokens to subscribe
     publish_tokens: tuple[str, ...] = field(default=(), repr=False)  # to publish; () = tokens
@@ -66,6 +68,8 @@ class ServerSettings:
         for message, ok in checks.items():
             if not ok:
                 raise ValueError(message)
+        for token in (*self.tokens, *self.publish_tokens):
+            header_bytes(token)  # ValueError for a token no header carries as it is
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ServerSettings:

@@ -6,6 +6,21 @@ import pytest
 
 from tests.servers import ServerProcess
 
+# The slow lane, left out by `make test-fast`: soak, fuzzing, Redis, the benchmark smoke test.
+SLOW = (
+    "tests/redis/",
+    "tests/bench/test_bench_smoke.py",
+    "tests/hardening/test_soak.py",
+    "tests/hardening/test_client_fuzz.py",
+    "tests/hardening/test_bad_input.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -17,8 +32,9 @@ def server_factory() -> Iterator[Callable[..., ServerProcess]]:
     """Start real servers: `server_factory("--seed", "1")`; all are killed at the end."""
     started: list[ServerProcess] = []
 
-    def start(*args: str, port: int | None = None) -> ServerProcess:
-        server = ServerProcess(*args, port=port)
+    def start(*args: str, port: int | None = None,
+              preexec_fn: Callable[[], None] | None = None) -> ServerProcess:
+        server = ServerProcess(*args, port=port, preexec_fn=preexec_fn)
         started.append(server)
         return server.start()
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -36,9 +37,11 @@ def free_port() -> int:
 class ServerProcess:
     """`python -m server --port PORT ARGS...` in a subprocess; restartable on the same port."""
 
-    def __init__(self, *args: str, port: int | None = None) -> None:
+    def __init__(self, *args: str, port: int | None = None,
+                 preexec_fn: Callable[[], None] | None = None) -> None:
         self.args = list(args)
         self.port = port or free_port()
+        self.preexec_fn = preexec_fn  # run in the child before the server, e.g. to set rlimits
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -49,7 +52,7 @@ class ServerProcess:
         cmd = [sys.executable, "-m", "server", "--port", str(self.port), *self.args]
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=self.preexec_fn,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from server.backends.base import Backend
 from server.backends.memory import MemoryBackend
-from server.backends.redis import RedisBackend
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -19,5 +18,10 @@ def open_backend(url: str | None, backlog: int, backlog_bytes: int = 8 << 20,
         return MemoryBackend(backlog, backlog_bytes=backlog_bytes,
                              total_backlog_bytes=total_backlog_bytes)
     if url.startswith(REDIS_SCHEMES):
+        try:  # the optional extra: `pip install 'sse-monitor[redis]'`
+            from server.backends.redis import RedisBackend
+        except ImportError as exc:
+            raise ValueError(f"{url!r} needs the Redis client: pip install 'sse-monitor[redis]'"
+                             f" ({exc})") from None
         return RedisBackend(url, backlog, backlog_bytes=backlog_bytes)  # ValueError: bad URL
     raise ValueError(f"unknown backend {url!r}: expected memory or redis://HOST:PORT/DB")

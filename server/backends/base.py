@@ -112,6 +112,10 @@ class Backend(Protocol):
 
     async def stats(self, topic: str) -> TopicStats: ...
 
+    async def delete(self, topic: str) -> bool:
+        """Drop the topic's log; its followers' iterations end. False if there was none."""
+        ...
+
     async def topics(self) -> list[str]:
         """Topics that have a log, in this backend (other processes' included)."""
         ...

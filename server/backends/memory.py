@@ -172,9 +172,9 @@ class MemoryBackend:
             while (entry := await queue.get()) is not None:
                 yield entry
         finally:
-            followers = self._logs[topic].followers
-            if queue in followers:
-                followers.remove(queue)
+            log = self._logs.get(topic)  # None once the topic is deleted
+            if log is not None and queue in log.followers:
+                log.followers.remove(queue)
 
     def order_key(self, entry_id: str) -> tuple[int, ...]:
         parsed = wire.parse_id(entry_id)
@@ -188,6 +188,17 @@ class MemoryBackend:
 
     async def topics(self) -> list[str]:
         return list(self._logs)
+
+    async def delete(self, topic: str) -> bool:
+        log = self._logs.pop(topic, None)
+        if log is None:
+            return False
+        del self._topic_of_epoch[log.epoch]  # a later topic of that name is another run
+        self.size -= log.size
+        for queue in log.followers:
+            queue.put_nowait(None)
+        log.followers.clear()
+        return True
 
     def health(self) -> str | None:
         return None

@@ -424,13 +424,20 @@ class RedisBackend:
                 _honour_cancel()
                 with self._talking():
                     reply = await self._redis.xread({key: last}, count=500, block=self._block_ms)
+                    # A quiet stream that had entries and now has no key was deleted (DELETE or
+                    # eviction, by any process): the iteration ends, so its streams end.
+                    if not reply and last != "0-0" and not await self._redis.exists(key):
+                        return
                 for _key, items in reply:
                     for entry_id, fields in items:
                         last = entry_id
                         yield self._entry(entry_id, fields["event"], fields["data"])
         finally:
             started.set()
-            self._starting[topic].discard(started)
+            starting = self._starting[topic]
+            starting.discard(started)
+            if not starting:  # one set per topic ever followed would grow with topic churn
+                del self._starting[topic]
 
     async def _newest_id(self, topic: str) -> str:
         """The stream's last id ("0-0" before its first entry), once Redis answers."""
@@ -511,6 +518,12 @@ class RedisBackend:
         if info is None:
             return TopicStats(None, 0)
         return TopicStats(info["last-generated-id"], info["length"])
+
+    async def delete(self, topic: str) -> bool:
+        if not self._starting.get(topic):  # left by a follower cancelled before it ever read
+            self._starting.pop(topic, None)
+        with self._talking():
+            return bool(await self._redis.delete(self._key(topic)))
 
     async def topics(self) -> list[str]:
         with self._talking():
