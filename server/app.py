@@ -70,7 +70,8 @@ class SSEApp(FastAPI):
 def create_app(settings: ServerSettings | None = None, backend: Backend | None = None) -> SSEApp:
     """The whole server: routes, broker over `backend` (in memory by default), simulators."""
     settings = settings or ServerSettings()
-    backend = backend or open_backend(settings.backend, settings.backlog)
+    backend = backend or open_backend(settings.backend, settings.backlog, settings.backlog_bytes,
+                                      settings.total_backlog_bytes)
     broker = Broker(backend, heartbeat=settings.heartbeat, queue_bytes=settings.queue_bytes,
                     max_topics=settings.max_topics)
     # Read before serving, so a bad recording is reported at start-up (RecordingError).

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from server import wire
-from server.backends.base import Backend, Entry, GapInfo
+from server.backends.base import PAGE_BYTES, Backend, Entry, GapInfo
 
 log = logging.getLogger(__name__)
 OrderKey = Callable[[str], tuple[int, ...]]
@@ -90,11 +90,24 @@ class Subscriber:
         self._size += size
         # Always accept one frame, however large; beyond the limit the reader is too slow.
         if self._size > self._limit and len(self._chunks) + len(self._held or ()) > 1:
-            self.close("overflow", discard=True)
-            if self.abort is not None:
-                self.abort()
+            self.drop_as_too_slow()
         else:
             self._wake()
+
+    def drop_as_too_slow(self) -> None:
+        """Discard everything unsent and drop the connection: the client resumes later."""
+        self.close("overflow", discard=True)
+        if self.abort is not None:
+            self.abort()
+
+    def forget_held_through(self, replayed: tuple[int, ...], order_key: OrderKey) -> None:
+        """Drop held live entries that a replay page has just covered."""
+        held = self._held or []
+        covered = next((n for n, entry in enumerate(held) if order_key(entry.id) > replayed),
+                       len(held))
+        if covered:
+            self._size -= sum(len(entry.frame) for entry in held[:covered])
+            del held[:covered]
 
     def go_live(self, boundary: tuple[int, ...], order_key: OrderKey) -> None:
         """End the replay phase: keep held entries newer than the last replayed one."""
@@ -156,8 +169,9 @@ class Subscription:
 
     topic: Topic
     subscriber: Subscriber
-    preamble: list[bytes]  # the gap frame, if any, then the replayed frames
+    preamble: list[bytes]  # the gap frame, if any, then the first page of replayed frames
     replayed: int = 0  # events among the preamble
+    replay_after: str | None = None  # more pages follow this id (see Broker.replay_rest)
 
 
 class Broker:
@@ -173,6 +187,7 @@ class Broker:
         self.backend = backend
         self.heartbeat = heartbeat
         self.queue_bytes = queue_bytes
+        self.replay_page_bytes = min(PAGE_BYTES, queue_bytes)
         self.max_topics = max_topics
         self.topics: dict[str, Topic] = {}  # in the order they were made, as GET /topics lists
         self._uses = itertools.count(1)  # orders uses without a clock
@@ -319,7 +334,7 @@ class Broker:
             subscriber.go_live((), self.backend.order_key)  # live only: nothing is held yet
             return Subscription(topic, subscriber, [])
         try:
-            replay = await self.backend.replay(name, last_id)
+            replay = await self.backend.replay(name, last_id, self.replay_page_bytes)
         except BaseException:
             self.unsubscribe(topic, subscriber)
             raise
@@ -330,8 +345,41 @@ class Broker:
             topic.gaps[replay.gap.reason] = topic.gaps.get(replay.gap.reason, 0) + 1
         boundary = (replay.entries[-1].id if replay.entries
                     else replay.gap.resume_point if replay.gap else last_id)
-        subscriber.go_live(self.backend.order_key(boundary), self.backend.order_key)
+        order_key = self.backend.order_key
+        if not replay.complete:
+            subscriber.forget_held_through(order_key(boundary), order_key)
+            return Subscription(topic, subscriber, preamble, len(replay.entries), boundary)
+        subscriber.go_live(order_key(boundary), order_key)
         return Subscription(topic, subscriber, preamble, len(replay.entries))
+
+    async def replay_rest(self, subscription: Subscription) -> AsyncIterator[tuple[bytes, int]]:
+        """The replay's pages after the first, each as one write with its count of events; the
+        next is read only once the last was written, so a stalled reader holds one page.
+
+        The subscriber goes live with the last page; it is dropped as too slow when the backlog
+        has moved past the page it is at.
+        """
+        subscriber, after = subscription.subscriber, subscription.replay_after
+        order_key = self.backend.order_key
+        while after is not None and not subscriber.closed:
+            try:
+                page = await self.backend.replay_page(subscription.topic.name, after,
+                                                      self.replay_page_bytes)
+            except ConnectionError:
+                subscriber.close("backend failure")
+                return
+            if page is None:
+                subscriber.drop_as_too_slow()
+                return
+            if page.entries:
+                after = page.entries[-1].id
+            if page.complete:
+                subscriber.go_live(order_key(after), order_key)
+                after = None
+            else:
+                subscriber.forget_held_through(order_key(after), order_key)
+            if page.entries:
+                yield b"".join(entry.frame for entry in page.entries), len(page.entries)
 
     def unsubscribe(self, topic: Topic, subscriber: Subscriber) -> None:
         subscriber.close("unsubscribed", discard=True)

@@ -86,6 +86,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--port", type=_positive(int, allow_zero=True), default=8000, help="TCP port (0: any)")
     add("--backlog", type=_positive(int), default=defaults.backlog,
         help="events retained per topic for resume")
+    add("--backlog-bytes", type=_positive(int), default=defaults.backlog_bytes, metavar="BYTES",
+        help="bytes retained per topic for resume; beyond them its oldest events are evicted")
+    add("--total-backlog-bytes", type=_positive(int), default=defaults.total_backlog_bytes,
+        metavar="BYTES",
+        help="bytes retained by all topics of this process (memory backend); beyond them the "
+             "largest topic's oldest events are evicted")
     add("--heartbeat", type=_positive(float, allow_zero=True), default=defaults.heartbeat,
         metavar="SECONDS", help="heartbeat interval; 0 turns heartbeats off")
     add("--speed", type=_positive(float), default=defaults.speed, help="simulator speed factor")
@@ -99,7 +105,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="serve the events of an sse-monitor recording as live topics (one per recorded "
              "stream), with fresh ids and the original pacing scaled by --speed; no simulators")
     add("--queue-bytes", type=_positive(int), default=defaults.queue_bytes,
-        help="unsent bytes a subscriber may lag before its stream is closed")
+        help="unsent bytes a subscriber may lag before its stream is closed (a replay too); at "
+             "least 4 times --max-event-bytes")
     add("--max-event-bytes", type=_positive(int), default=defaults.max_event_bytes,
         help="largest body POST /topics/{topic}/events accepts")
     add("--backend", default=os.environ.get(BACKEND_ENV) or defaults.backend, metavar="URL",
@@ -115,6 +122,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.hardening = hardening.settings_from(args, parser)
     args.connection_limits = hardening.connection_limits_from(args, parser)
+    try:
+        args.settings = ServerSettings(
+            backlog=args.backlog, backlog_bytes=args.backlog_bytes,
+            total_backlog_bytes=args.total_backlog_bytes, heartbeat=args.heartbeat,
+            retry_ms=args.retry_ms, speed=args.speed, seed=args.seed,
+            simulators=not args.no_simulators and not args.replay, ticker=args.ticker,
+            queue_bytes=args.queue_bytes, max_event_bytes=args.max_event_bytes,
+            backend=args.backend, replay=args.replay, **args.hardening)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.port > 65535:
         parser.error("argument --port: must be at most 65535")
     try:
@@ -131,11 +148,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    settings = ServerSettings(
-        backlog=args.backlog, heartbeat=args.heartbeat, retry_ms=args.retry_ms, speed=args.speed,
-        seed=args.seed, simulators=not args.no_simulators and not args.replay, ticker=args.ticker,
-        queue_bytes=args.queue_bytes, max_event_bytes=args.max_event_bytes, backend=args.backend,
-        replay=args.replay, **args.hardening)
+    settings: ServerSettings = args.settings
     raise_open_files_limit(args.max_streams + (args.connection_limits.max_pending or 0))
     if args.workers > 1:
         _run_workers(settings, args)

@@ -11,11 +11,15 @@ from server.auth import header_bytes
 
 SETTINGS_ENV = "SSE_SETTINGS"  # every field as JSON: how the CLI hands settings to uvicorn workers
 BACKEND_ENV = "SSE_BACKEND"  # the backend URL alone, e.g. redis://HOST:PORT/DB
+# Largest events a subscriber's queue holds at least: a reader keeping up is never dropped.
+QUEUE_EVENTS = 4
 
 
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     backlog: int = 1000  # events retained per topic
+    backlog_bytes: int = 8 << 20  # bytes retained per topic (oldest evicted first)
+    total_backlog_bytes: int = 256 << 20  # bytes retained by all topics of a process
     heartbeat: float = 5.0  # seconds between heartbeats; 0 turns them off
     retry_ms: int = 3000  # the `retry:` sent at the start of each stream
     speed: float = 1.0  # simulator speed factor
@@ -25,7 +29,7 @@ class ServerSettings:
     ticker: float = 0.0  # events/s of the `ticker` load topic; 0: no ticker
     replay: str | None = None  # a recording whose events are served again (--replay FILE)
     queue_bytes: int = 1 << 20  # a subscriber's unsent bytes before its stream is closed
-    max_event_bytes: int = 1 << 20  # largest POST body accepted
+    max_event_bytes: int = 256 << 10  # largest POST body accepted
     max_topics: int = 1000  # topics this process holds before idle ones give way to new ones
     # Hardening (see server.auth and server.limits); tokens stay out of repr, hence out of logs.
     tokens: tuple[str, ...] = field(default=(), repr=False)  # bearer tokens to subscribe
@@ -48,6 +52,12 @@ class ServerSettings:
             "ticker must not be negative": self.ticker >= 0,
             "queue_bytes must be positive": self.queue_bytes > 0,
             "max_event_bytes must be positive": self.max_event_bytes > 0,
+            f"queue bytes (--queue-bytes) must be at least {QUEUE_EVENTS} times the largest event "
+            "(--max-event-bytes)": self.queue_bytes >= QUEUE_EVENTS * self.max_event_bytes,
+            "a topic's backlog bytes (--backlog-bytes) must hold the largest event "
+            "(--max-event-bytes)": self.backlog_bytes >= self.max_event_bytes,
+            "total backlog bytes (--total-backlog-bytes) must hold a topic's "
+            "(--backlog-bytes)": self.total_backlog_bytes >= self.backlog_bytes,
             "max_topics must be at least 1": self.max_topics >= 1,
             "max_streams must be at least 1": self.max_streams >= 1,
             "max_streams_per_client must be at least 1": self.max_streams_per_client >= 1,

@@ -19,7 +19,6 @@ from server import wire
 from server.broker import Broker, Subscription
 
 ABORT_KEY = "sse_demo_server.abort"  # scope key: drops the connection (see transport_abort)
-PREAMBLE_CHUNK = 256 * 1024
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -72,12 +71,7 @@ class EventStreamResponse(Response):
         topic = subscription.topic
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            # write_started lets server.limits drop a writer whose reader has stalled.
-            for chunk in _batched([self.retry, *subscription.preamble]):
-                subscriber.write_started = time.monotonic()
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            subscriber.write_started = 0.0
-            topic.delivered += subscription.replayed
+            await self._replay(subscription, send)
             while (chunk := await subscriber.next_chunk()) is not None:
                 subscriber.write_started = time.monotonic()
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -92,24 +86,25 @@ class EventStreamResponse(Response):
             if self.on_close is not None:
                 self.on_close()
 
+    async def _replay(self, subscription: Subscription, send: Send) -> None:
+        """Write the retry line and the replay, page by page; nothing of it stays referenced."""
+        subscriber, topic = subscription.subscriber, subscription.topic
+        # write_started lets server.limits drop a writer whose reader has stalled.
+        subscriber.write_started = time.monotonic()
+        first = b"".join([self.retry, *subscription.preamble])
+        subscription.preamble.clear()  # else an idle stream would keep evicted frames alive
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        subscriber.write_started = 0.0
+        topic.delivered += subscription.replayed
+        async with contextlib.aclosing(self.broker.replay_rest(subscription)) as pages:
+            async for page, replayed in pages:
+                subscriber.write_started = time.monotonic()
+                await send({"type": "http.response.body", "body": page, "more_body": True})
+                subscriber.write_started = 0.0
+                topic.delivered += replayed
+
 
 async def _wait_for_disconnect(receive: Receive) -> None:
     with contextlib.suppress(OSError):
         while (await receive())["type"] != "http.disconnect":
             pass
-
-
-def _batched(frames: list[bytes]) -> list[bytes]:
-    """Frames joined into writes of about PREAMBLE_CHUNK bytes."""
-    chunks: list[bytes] = []
-    pending: list[bytes] = []
-    size = 0
-    for frame in frames:
-        pending.append(frame)
-        size += len(frame)
-        if size >= PREAMBLE_CHUNK:
-            chunks.append(b"".join(pending))
-            pending, size = [], 0
-    if pending:
-        chunks.append(b"".join(pending))
-    return chunks

@@ -5,7 +5,7 @@ The broker, routes and simulators talk only to this; they never know which backe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,6 +17,16 @@ class Entry:
     id: str
     frame: bytes  # wire.encode_frame of the event, its data and id, shared by all subscribers
     # No copy of the data beside the frame: the backlog would hold every event twice.
+
+
+PAGE_BYTES = 256 * 1024  # a replay is read and written a page at a time, never whole
+# Python's objects around each retained frame (the Entry, its id, the bytes header, a deque slot).
+ENTRY_OVERHEAD = 160
+
+
+def retained_bytes(entry: Entry) -> int:
+    """What keeping `entry` in a backlog costs, counted against the byte budgets."""
+    return len(entry.frame) + ENTRY_OVERHEAD
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +43,31 @@ class GapInfo:
 
 @dataclass(frozen=True, slots=True)
 class Replay:
-    """What a resuming subscriber gets before going live."""
+    """What a resuming subscriber gets before going live, one page of bytes at a time."""
 
-    entries: list[Entry]
+    entries: list[Entry]  # this page: at least one entry when any is due, about max_bytes at most
     gap: GapInfo | None = None
+    complete: bool = True  # False: more entries follow; read them with replay_page
+
+
+class PageBuilder:
+    """One page of a replay: entries whose frames fit in `max_bytes`, and at least one."""
+
+    __slots__ = ("entries", "max_bytes", "size")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.entries: list[Entry] = []
+        self.max_bytes = max_bytes
+        self.size = 0
+
+    def add(self, entries: Iterable[Entry]) -> bool:
+        """Take entries in order while they fit; False once one did not (the page is full)."""
+        for entry in entries:
+            if self.entries and self.size + len(entry.frame) > self.max_bytes:
+                return False
+            self.entries.append(entry)
+            self.size += len(entry.frame)
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +91,15 @@ class Backend(Protocol):
         """Store (event, data) pairs in order, in one round trip where the store is remote."""
         ...
 
-    async def replay(self, topic: str, after: str) -> Replay:
-        """Every retained entry after `after`, or a gap and every retained entry."""
+    async def replay(self, topic: str, after: str, max_bytes: int = PAGE_BYTES) -> Replay:
+        """The first page of the retained entries after `after`, or a gap and the first page of
+        every retained entry."""
+        ...
+
+    async def replay_page(self, topic: str, after: str,
+                          max_bytes: int = PAGE_BYTES) -> Replay | None:
+        """The page after `after`, an entry a replay sent; None when the backlog has moved past
+        it (the reader was too slow for its replay)."""
         ...
 
     def follow(self, topic: str) -> AsyncIterator[Entry]:

@@ -29,13 +29,23 @@ from redis.backoff import NoBackoff
 from redis.exceptions import LockError, RedisError, ResponseError
 
 from server import wire
-from server.backends.base import Entry, GapInfo, Replay, TopicStats
+from server.backends.base import (
+    ENTRY_OVERHEAD,
+    PAGE_BYTES,
+    Entry,
+    GapInfo,
+    PageBuilder,
+    Replay,
+    TopicStats,
+)
 
 log = logging.getLogger(__name__)
 
 StreamId = tuple[int, int]
 ZERO: StreamId = (0, 0)
 _MAX_PART = 2**64 - 1
+_FIRST_READ = 8  # entries of a replay page read at first; doubled while the page has room
+_MAX_READ = 512
 _ID_PATTERN = re.compile(r"(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})")
 
 
@@ -57,6 +67,12 @@ def redacted(url: str) -> str:
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
     return f"{parts.scheme}://{host}{parts.path}"
+
+
+def id_after(stream_id: StreamId) -> StreamId:
+    """The least id above `stream_id`: reading from it reads what follows `stream_id`."""
+    ms, seq = stream_id
+    return (ms, seq + 1) if seq < _MAX_PART else (ms + 1, 0)
 
 
 def id_before(stream_id: StreamId) -> StreamId:
@@ -97,15 +113,49 @@ class _Tenure:
 
 
 _tenure: contextvars.ContextVar[_Tenure | None] = contextvars.ContextVar("tenure", default=None)
-# XADD only while the lease is ours, checked by Redis itself: a write already on its way when
-# the lease expired (the process paused, say) cannot land after another process took over.
-# ARGV: lease token, MAXLEN, then event and data of each entry.
-_FENCED_XADD = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
+# Every append, in Redis itself: the backlog's bounds hold whichever process writes.
+# KEYS[1]: the stream; KEYS[2], for work run exclusively: its lease key, which must hold ARGV[1]
+# (a write on its way when the lease expired cannot land after another process took over).
+# ARGV: lease token, MAXLEN, byte budget, bytes counted per entry beside its event and data,
+# then event and data of each entry. Each entry carries the bytes appended to the stream up to
+# and including it, so the bytes retained are known without reading the whole stream.
+_APPEND = """
+if #KEYS == 2 and redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
+local stream, budget, overhead = KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4])
+local function field(entry, name)
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == name then return fields[i + 1] end
+  end
+  return nil
+end
+local function cost(entry)
+  return #(field(entry, 'event') or '') + #(field(entry, 'data') or '') + overhead
+end
+local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+local total = newest and tonumber(field(newest, 'cumulative_bytes') or '') or 0
 local ids = {}
-for i = 3, #ARGV, 2 do
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
-                             'event', ARGV[i], 'data', ARGV[i + 1])
+for i = 5, #ARGV, 2 do
+  total = total + #ARGV[i] + #ARGV[i + 1] + overhead
+  ids[#ids + 1] = redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[i],
+                             'data', ARGV[i + 1], 'cumulative_bytes', total)
+end
+-- Keep the oldest entry from which the bytes to the end fit the budget (the newest always).
+local floor, cursor, count, seen = total - budget, '-', 1, nil
+while floor > 0 do
+  local batch = redis.call('XRANGE', stream, cursor, '+', 'COUNT', count)
+  for _, entry in ipairs(batch) do
+    if entry[1] ~= seen then
+      local through = tonumber(field(entry, 'cumulative_bytes') or '')
+      if through == nil or through - cost(entry) >= floor or entry[1] == ids[#ids] then
+        redis.call('XTRIM', stream, 'MINID', entry[1])
+        return ids
+      end
+    end
+  end
+  if #batch < count then return ids end
+  seen = batch[#batch][1]
+  cursor, count = seen, math.min(count * 2, 128)
 end
 return ids
 """
@@ -122,21 +172,25 @@ def _first_cause(error: BaseException) -> BaseException:
 class _Snapshot:
     """One atomic look at a stream: its bounds and the entries from some id on."""
 
-    entries: list[Entry]
+    entries: list[Entry]  # up to _FIRST_READ + 1 of them
+    read_all: bool  # whether `entries` are all from their start on
     first: StreamId | None  # oldest retained entry, None when nothing is retained
     last: StreamId  # last id ever generated in this stream, ZERO when there is no stream
     trimmed: int | None  # entries trimmed away so far, None when Redis does not say (< 7)
 
 
 class RedisBackend:
-    """Per-topic Redis streams, bounded by XADD MAXLEN ~ backlog."""
+    """Per-topic Redis streams, bounded in entries (XADD MAXLEN ~ backlog) and in bytes
+    (XTRIM MINID beyond backlog_bytes, see _APPEND)."""
 
-    def __init__(self, url: str, backlog: int = 1000, *, prefix: str = "sse:",
+    def __init__(self, url: str, backlog: int = 1000, *, backlog_bytes: int = 8 << 20,
+                 prefix: str = "sse:",
                  block_seconds: float = 2.0, max_backoff: float = 2.0,
                  lease_seconds: float = 3.0) -> None:
         if backlog < 1:
             raise ValueError("backlog must be at least 1")
         self.backlog = backlog
+        self.backlog_bytes = backlog_bytes
         self._prefix = prefix
         self._block_ms = int(block_seconds * 1000)
         self._max_backoff = max_backoff
@@ -151,7 +205,7 @@ class RedisBackend:
             url, decode_responses=True, retry=Retry(NoBackoff(), 1),
             socket_connect_timeout=2.0, socket_timeout=block_seconds + 3.0,
         )
-        self._fenced_xadd = self._redis.register_script(_FENCED_XADD)
+        self._append = self._redis.register_script(_APPEND)
         self.where = redacted(url)
         self._problem: str | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -218,28 +272,22 @@ class RedisBackend:
         _honour_cancel()
         if (tenure := _tenure.get()) is not None and not tenure.held():
             raise asyncio.CancelledError  # the lease is lost or given up: publish once, not twice
+        keys = [self._key(topic)] if tenure is None else [self._key(topic), tenure.lease_key]
         with self._talking():
-            if tenure is None:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for event, data in events:
-                        pipe.xadd(self._key(topic), {"event": event, "data": data},
-                                  maxlen=self.backlog, approximate=True)
-                    entry_ids = await pipe.execute()
-            else:
-                entry_ids = await self._fenced_xadd(
-                    keys=[self._key(topic), tenure.lease_key],
-                    args=[tenure.token, self.backlog,
-                          *(part for event, data in events for part in (event, data))])
+            entry_ids = await self._append(
+                keys=keys,
+                args=[tenure.token if tenure else "", self.backlog, self.backlog_bytes,
+                      ENTRY_OVERHEAD, *(part for event, data in events for part in (event, data))])
         if entry_ids is None:
             raise asyncio.CancelledError  # Redis says the lease is another's now
         return [self._entry(entry_id, event, data)
                 for entry_id, (event, data) in zip(entry_ids, events, strict=True)]
 
-    async def replay(self, topic: str, after: str) -> Replay:
+    async def replay(self, topic: str, after: str, max_bytes: int = PAGE_BYTES) -> Replay:
         start = parse_stream_id(after)
         if start is None:
             return await self._gap(topic, after, "malformed",
-                                   f"{after!r} is not a Redis stream id (<ms>-<seq>).")
+                                   f"{after!r} is not a Redis stream id (<ms>-<seq>).", max_bytes)
         await self._followers_started(topic)
         snap = await self._snapshot(topic, format_stream_id(start))
         if snap.first is None:
@@ -247,57 +295,95 @@ class RedisBackend:
                 return Replay([])
             return await self._gap(topic, after, "other-run",
                                    f"{topic!r} retains no events; {after} is from before Redis "
-                                   "lost them, or from another topic.")
+                                   "lost them, or from another topic.", max_bytes)
         if start > snap.last:
             return await self._gap(topic, after, "ahead",
-                                   f"{after} is newer than the newest event of {topic!r}.")
+                                   f"{after} is newer than the newest event of {topic!r}.",
+                                   max_bytes)
         if snap.entries and self.order_key(snap.entries[0].id) == start:
-            return Replay(snap.entries[1:])
+            return await self._page(topic, start, snap.entries[1:], snap.read_all, max_bytes)
         if start == id_before(snap.first) or (start == ZERO and snap.trimmed == 0):
-            return Replay(snap.entries)  # nothing after `after` was trimmed away
+            # nothing after `after` was trimmed away
+            return await self._page(topic, start, snap.entries, snap.read_all, max_bytes)
         if start > snap.first:
             return await self._gap(topic, after, "other-topic",
                                    f"{after} lies within {topic!r}'s retained events but is not "
-                                   "one of them (an id of another topic?).")
+                                   "one of them (an id of another topic?).", max_bytes)
         if snap.trimmed == 0:
             return await self._gap(topic, after, "other-run",
                                    f"{after} is older than {topic!r}'s log, which was created "
-                                   "afresh (Redis restarted or the stream was deleted).")
+                                   "afresh (Redis restarted or the stream was deleted).", max_bytes)
         missed = snap.trimmed if start == ZERO else None  # Redis does not say how many otherwise
         detail = f"{missed} events" if missed is not None else "Events"
         return await self._gap(topic, after, "evicted",
                                f"{detail} after {after} are no longer retained in {topic!r}.",
-                               missed)
+                               max_bytes, missed)
 
-    async def _gap(self, topic: str, after: str, reason: str, detail: str,
+    async def replay_page(self, topic: str, after: str,
+                          max_bytes: int = PAGE_BYTES) -> Replay | None:
+        start = parse_stream_id(after)
+        if start is None:
+            return None
+        entries, read_all = await self._range(topic, start, _FIRST_READ + 1)
+        if not entries or entries[0].id != after:
+            return None  # `after` was trimmed: entries after it may have been too
+        return await self._page(topic, start, entries[1:], read_all, max_bytes)
+
+    async def _page(self, topic: str, cursor: StreamId, entries: list[Entry], read_all: bool,
+                    max_bytes: int) -> Replay:
+        """One page: `entries` (those right after `cursor`), then more read while it has room."""
+        page = PageBuilder(max_bytes)
+        count = _FIRST_READ
+        while page.add(entries):
+            if read_all:
+                return Replay(page.entries)
+            if entries:
+                cursor = parse_stream_id(entries[-1].id) or cursor
+            count = min(count * 2, _MAX_READ)
+            entries, read_all = await self._range(topic, id_after(cursor), count)
+        return Replay(page.entries, None, complete=False)
+
+    async def _range(self, topic: str, start: StreamId, count: int) -> tuple[list[Entry], bool]:
+        """Up to `count` entries from `start` (inclusive), and whether they are all there are."""
+        with self._talking():
+            items = await self._redis.xrange(self._key(topic), format_stream_id(start), "+",
+                                             count=count)
+        return [self._entry(i, fields["event"], fields["data"]) for i, fields in items], len(
+            items) < count
+
+    async def _gap(self, topic: str, after: str, reason: str, detail: str, max_bytes: int,
                    missed: int | None = None) -> Replay:
-        """Every retained entry, after a gap whose resume point replays exactly them."""
+        """The first page of every retained entry, after a gap whose resume point replays
+        exactly them."""
         snap = await self._snapshot(topic, "-")
         if snap.first is None:
             return Replay([], GapInfo(after, reason, detail, None, missed,
                                       format_stream_id(snap.last)))
-        resume_point = format_stream_id(id_before(snap.first))
-        return Replay(snap.entries,
-                      GapInfo(after, reason, detail, snap.entries[0].id, missed, resume_point))
+        resume = id_before(snap.first)
+        page = await self._page(topic, resume, snap.entries, snap.read_all, max_bytes)
+        gap = GapInfo(after, reason, detail, snap.entries[0].id, missed, format_stream_id(resume))
+        return Replay(page.entries, gap, page.complete)
 
     async def _snapshot(self, topic: str, start: str) -> _Snapshot:
-        """The stream's bounds and its entries from `start` (inclusive), read atomically."""
+        """The stream's bounds and its first entries from `start` (inclusive), read atomically."""
         key = self._key(topic)
         with self._talking():
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.xinfo_stream(key)
-                pipe.xrange(key, start, "+")
+                pipe.xrange(key, start, "+", count=_FIRST_READ + 1)
                 info, items = await pipe.execute(raise_on_error=False)
             for reply in (info, items):
                 if isinstance(reply, Exception) and not _no_such_key(reply):
                     raise reply
         entries = [self._entry(i, fields["event"], fields["data"]) for i, fields in items]
+        read_all = len(entries) < _FIRST_READ + 1
         if isinstance(info, Exception):  # no such key: nothing was ever kept, or Redis lost it
-            return _Snapshot(entries, None, ZERO, 0)
+            return _Snapshot(entries, read_all, None, ZERO, 0)
         first = info.get("first-entry")
         added = info.get("entries-added")
         return _Snapshot(
             entries,
+            read_all,
             parse_stream_id(first[0]) if first else None,
             parse_stream_id(info["last-generated-id"]) or ZERO,
             added - info["length"] if added is not None else None,

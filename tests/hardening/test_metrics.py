@@ -31,7 +31,7 @@ def value(samples: dict, name: str, **labels: str) -> float:
 
 async def test_metrics_count_what_happened(server_factory: Factory) -> None:
     server = server_factory("--no-simulators", "--heartbeat", "0", "--backlog", "5",
-                            "--queue-bytes", "65536", "--max-event-bytes", "200000")
+                            "--queue-bytes", "440000", "--max-event-bytes", "110000")
     ids = [publish(server.url, "m", "e", {"n": n}) for n in range(8)]
     async with open_stream(server.url, "m", ids[0]) as evicted:  # 2 evicted before the backlog
         events = await evicted.take(6)
@@ -50,7 +50,7 @@ async def test_metrics_count_what_happened(server_factory: Factory) -> None:
     stalled = raw_stream_socket(server.port, "m", rcvbuf=4096)  # never reads
     await wait_for(lambda: subscribers(server.url, "m") == 1)
     async with httpx.AsyncClient(base_url=server.url) as client:
-        for _ in range(40):  # 4 MB: beyond the socket buffers and the 64 KiB queue
+        for _ in range(40):  # 4 MB: beyond the socket buffers and the queue
             await client.post("/topics/m/events", json={"event": "blob", "data": "x" * 100_000})
     await wait_for(lambda: value(scrape(server), "sse_slow_subscriber_drops_total", topic="m",
                                  reason="overflow") == 1)

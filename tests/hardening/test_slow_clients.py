@@ -20,6 +20,7 @@ async def test_a_stalled_reader_is_dropped_by_the_write_timeout(server_factory: 
     # The queue could hold all of it: only the write timeout can end this stream.
     server = server_factory("--no-simulators", "--heartbeat", "0", "--backlog", "1000",
                             "--queue-bytes", str(64 << 20), "--max-event-bytes", "200000",
+                            "--backlog-bytes", str(16 << 20),
                             "--write-timeout", "1")
     first = publish(server.url, "slow", "e", {"n": 0, "blob": ""})
     async with open_stream(server.url, "slow", first) as reader:
@@ -48,8 +49,8 @@ async def test_a_stalled_reader_is_dropped_by_the_write_timeout(server_factory: 
 async def test_a_capped_send_buffer_drops_a_stalled_reader_by_its_queue(
         server_factory: Factory) -> None:
     # On loopback the kernel's own send buffer would take these 3 MB whole; capped, it cannot.
-    server = server_factory("--no-simulators", "--heartbeat", "0", "--queue-bytes", "262144",
-                            "--max-event-bytes", "200000", "--write-timeout", "0",
+    server = server_factory("--no-simulators", "--heartbeat", "0", "--queue-bytes", "440000",
+                            "--max-event-bytes", "110000", "--write-timeout", "0",
                             "--send-buffer", "65536")
     first = publish(server.url, "capped", "e", {"n": 0, "blob": ""})
     async with open_stream(server.url, "capped", first) as reader:

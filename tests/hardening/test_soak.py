@@ -36,8 +36,8 @@ KILLS = 4
 RUN_SECONDS = 5.0
 BULK_BYTES = 50_000
 SERVER_ARGS = ("--no-simulators", "--ticker", "25", "--heartbeat", "0.5", "--retry-ms", "200",
-               "--backlog", "20000", "--queue-bytes", "131072", "--write-timeout", "1",
-               "--max-event-bytes", "100000",
+               "--backlog", "20000", "--queue-bytes", "262144", "--write-timeout", "1",
+               "--max-event-bytes", "65536",
                "--send-buffer", "65536")  # else MiBs of a pausing reader vanish into the kernel
 Record = tuple  # (epoch, seq) of an event, or ("gap", reason, gap id, requested id)
 

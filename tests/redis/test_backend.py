@@ -78,7 +78,7 @@ async def test_append_many_stores_a_batch_in_order_with_or_without_the_lease(
         backends: BackendFactory):
     backend = await started(backends())
     batch = [("tick", json.dumps({"n": n})) for n in range(4)]
-    plain = await backend.append_many("jobs", batch)  # a pipeline: one round trip
+    plain = await backend.append_many("jobs", batch)  # the append script, without a lease
 
     fenced: list[Entry] = []
 

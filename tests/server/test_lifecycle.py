@@ -61,7 +61,7 @@ async def test_abrupt_disconnects_under_load(server_factory: Factory) -> None:
 async def test_a_reader_that_stops_is_dropped_and_memory_stays_bounded(
         server_factory: Factory, topic: str) -> None:
     server = server_factory("--no-simulators", "--heartbeat", "0", "--backlog", "10",
-                            "--queue-bytes", "262144", "--max-event-bytes", "200000")
+                            "--queue-bytes", "800000", "--max-event-bytes", "200000")
     publish(server.url, topic, "e")
     stalled = raw_stream_socket(server.port, topic, rcvbuf=4096)  # reads nothing from now on
     await wait_for(lambda: subscribers(server.url, topic) == 1)
