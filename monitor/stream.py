@@ -384,13 +384,13 @@ class SSEStream:
         raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=request)
 
     def _strip_user_headers(self, request: httpx.Request) -> None:
-        dropped = [name for name in (*self.config.headers, "Authorization")
-                   if request.headers.pop(name, None) is not None]
-        if dropped and not self._redirect_noted:
+        for name in (*self.config.headers, "Authorization"):
+            request.headers.pop(name, None)
+        if self.config.headers and not self._redirect_noted:
             self._redirect_noted = True
             self._redirect_note = (
                 f"redirected to another origin, {_origin_text(request.url)}: "
-                f"{', '.join(dict.fromkeys(dropped))} not sent there"
+                f"{', '.join(self.config.headers)} not sent there"
             )
 
     async def _error_text(self, response: httpx.Response) -> str:
