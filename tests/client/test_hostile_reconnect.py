@@ -9,6 +9,7 @@ from contextlib import aclosing
 
 import pytest
 
+from monitor.cli import parse_args
 from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
 from monitor.hub import StreamHub
 from monitor.safejson import MAX_DEPTH
@@ -154,3 +155,12 @@ async def test_the_plain_mode_survives_deep_json_without_a_traceback() -> None:
     assert "Traceback" not in err.decode(), err.decode()[-2000:]
     assert process.returncode == 0 and b"stopped: stream ended by the server" in err
     assert out.count(b"\n") == 2  # the gap it could not read, and the event
+
+
+@pytest.mark.parametrize("delay", ["inf", "nan", "1e300", str(MAX_RECONNECT_DELAY + 1)])
+def test_a_reconnect_delay_beyond_a_day_is_refused(
+    delay: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["http://h/stream", "--reconnect-delay", delay])
+    assert exit_info.value.code == 2 and "must be at most 86400" in capsys.readouterr().err
