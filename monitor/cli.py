@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 
@@ -16,17 +18,20 @@ from monitor.plain import FORMATS, replay_plain, run_plain
 from monitor.record import Recorder, RecordingError, load_recording
 from monitor.render.pane import DEFAULT_MAX_LINES
 from monitor.sanitize import visible
-from monitor.stream import StreamConfig, with_topic
-from monitor.topics import DEFAULT_STREAM_URL, discover_topics
+from monitor.stream import MAX_RECONNECT_DELAY, StreamConfig, with_topic
+from monitor.topics import DEFAULT_STREAM_URL, MAX_TOPICS, discover_topics
+from monitor.transfer import UNSENDABLE, header_bytes
 
 TOKEN_ENV = "SSE_MONITOR_TOKEN"  # a bearer token kept out of the process list
 EXIT_INTERRUPTED = 130
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # what HTTP allows in a header name
 
 
 def _number(
-    kind: Callable[[str], float], minimum: float, inclusive: bool
+    kind: Callable[[str], float], minimum: float, inclusive: bool, maximum: float = math.inf,
 ) -> Callable[[str], float]:
-    """An argparse type: a number of `kind`, at least (or more than) `minimum`."""
+    """An argparse type: a number of `kind`, at least (or more than) `minimum`, at most
+    `maximum`."""
     what = "an integer" if kind is int else "a number"
 
     def parse(text: str) -> float:
@@ -37,6 +42,8 @@ def _number(
         if value < minimum or (value == minimum and not inclusive):
             bound = f"at least {minimum}" if inclusive else f"more than {minimum}"
             raise argparse.ArgumentTypeError(f"must be {bound}: {text!r}")
+        if not value <= maximum:  # NaN too
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:g}: {text!r}")
         return value
     return parse
 
@@ -44,8 +51,10 @@ def _number(
 def _header(text: str) -> tuple[str, str]:
     name, colon, value = text.partition(":")
     name = name.strip()
-    if not colon or not name or any(c.isspace() for c in name) or not name.isascii():
+    if not colon or not _TOKEN.fullmatch(name):
         raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
+    if header_bytes(value.strip()) is None:  # the value is not quoted: it may be a secret
+        raise argparse.ArgumentTypeError(f"the value of {name} {UNSENDABLE}")
     return name, value.strip()
 
 
@@ -67,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--token", default=os.environ.get(TOKEN_ENV) or None, metavar="TOKEN",
         help=f"bearer token, sent as 'Authorization: Bearer TOKEN' (default: ${TOKEN_ENV})")
     add("--last-event-id", default="", metavar="ID", help="resume after this event id")
-    add("--reconnect-delay", type=_number(float, 0, inclusive=True), default=3.0,
+    add("--reconnect-delay", type=_number(float, 0, inclusive=True, maximum=MAX_RECONNECT_DELAY),
+        default=3.0,
         metavar="SECONDS", help="reconnection time until the server sends retry: (default: 3)")
     add("--no-reconnect", action="store_true", help="exit when the stream ends")
     add("--max-events", type=_number(int, 0, inclusive=False), metavar="N",
@@ -93,6 +103,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.token is not None:
         if not args.token.strip() or any(c.isspace() or not c.isprintable() for c in args.token):
             parser.error("--token: expected one word of printable characters")
+        if header_bytes(args.token) is None:
+            parser.error(f"--token {UNSENDABLE}")
         args.header.append(("Authorization", f"Bearer {args.token}"))
     for name, value in args.header:
         redaction.remember_header(name, value)  # never shown on screen or in logs
@@ -132,7 +144,12 @@ def stream_configs(
 
 def _run(url: str, topics: list[str] | None, args: argparse.Namespace) -> int:
     if not args.plain and not topics and args.url is None:
-        topics = discover_topics(url, dict(args.header))  # a pane for every topic of the server
+        found = discover_topics(url, dict(args.header))  # a pane for every topic of the server
+        if found.left_out:
+            print(f"sse-monitor: the server lists {len(found.rows) + found.left_out} topics; "
+                  f"opening the first {MAX_TOPICS} ({found.left_out} left out; choose with "
+                  "--topic)", file=sys.stderr)
+        topics = found.names
     configs = stream_configs(url, topics, args)
     if args.plain:
         with _recorder(args.record) as recorder:

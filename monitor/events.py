@@ -5,10 +5,11 @@ No Textual, no httpx: the plain mode, the TUI, recordings and tests all share th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from monitor import safejson
 
 # Not None: None is what json() returns for data that is not JSON.
 NOT_PARSED: Any = ...
@@ -43,8 +44,8 @@ class Event:
         if self.parsed is not NOT_PARSED:
             return self.parsed
         try:
-            return json.loads(self.data)
-        except (ValueError, RecursionError):
+            return safejson.loads(self.data)
+        except ValueError:
             return None
 
 
@@ -92,6 +93,8 @@ class StateChange:
             return f"{text}: {self.reason}" if self.reason else text
         if self.state in (State.STOPPED, State.ERROR) and self.reason:
             return f"{self.state.value}: {self.reason}"
+        if self.state is State.LIVE and self.reason:  # a notice, such as a cross-origin redirect
+            return f"live ({self.reason})"
         return self.state.value
 
 

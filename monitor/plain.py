@@ -135,10 +135,15 @@ async def run_plain(
                 recorder = None
 
     async def follow(stream: SSEStream) -> None:
-        async with aclosing(stream.items()) as items:
-            async for item in items:
-                record(stream, item)
-                printer.show(stream.config.topic, item)
+        try:
+            async with aclosing(stream.items()) as items:
+                async for item in items:
+                    record(stream, item)
+                    printer.show(stream.config.topic, item)
+        except Exception as exc:  # a bug must end its own stream with a line, not all with a trace
+            stream.state = State.ERROR
+            failed = StateChange(State.ERROR, stream.config.clock(), f"stream failed: {exc!r}")
+            printer.show(stream.config.topic, failed)
 
     async with asyncio.TaskGroup() as group:
         for stream in streams:

@@ -8,9 +8,12 @@ No Textual, no httpx: the plain mode, the TUI and the replay server share this.
 from __future__ import annotations
 
 import contextlib
+import errno
+import itertools
 import json
 import math
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,12 +22,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from monitor import safejson
 from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
 from monitor.redaction import redact
 
 FORMAT = "sse-monitor-recording"
 VERSION = 1
 KINDS = ("event", "heartbeat", "gap", "state")
+# Room for an event at the stream's 16 MiB caps: its data and its raw frame, JSON-escaped.
+MAX_LINE_BYTES = 64 * 2**20
+# New files only, never through a symbolic link; an existing one is opened apart, see _open_file.
+_CREATE = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_EXISTING = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+_SYMLINK = "is a symbolic link; a recording never follows one"
 
 
 class RecordingError(Exception):
@@ -116,18 +126,13 @@ class Recorder:
 
     def __init__(self, path: str | os.PathLike[str], *, append: bool = False,
                  clock: Callable[[], float] = time.time) -> None:
-        """Start a recording at `path`; refuse to overwrite one unless `append` continues it."""
+        """Start a recording at `path`; refuse to overwrite one unless `append` continues it.
+
+        Never through a symbolic link; a device or a pipe is written to.
+        """
         self.path = Path(path)
         self._file: IO[str] | None = None
-        has_content = self.path.is_file() and self.path.stat().st_size > 0
-        if has_content and not append:
-            raise RecordingError(path, "file exists; choose another name or remove it first")
-        if has_content:
-            _check_appendable(self.path)
-        try:
-            self._file = self.path.open("a", encoding="utf-8")
-        except OSError as exc:
-            raise RecordingError(path, f"cannot write: {exc.strerror or exc}") from None
+        self._file, has_content = _open_file(self.path, append)
         if not has_content:
             header = {"format": FORMAT, "version": VERSION, "created": clock(),
                       "tool": tool_version()}
@@ -138,8 +143,19 @@ class Recorder:
         return self._file is None
 
     def write(self, stream: StreamKey, item: StreamItem) -> None:
-        """Append one item and flush it to the operating system."""
-        self._write(_dumps(encode_item(stream, item)))
+        """Append one item and flush it to the operating system.
+
+        A line longer than MAX_LINE_BYTES goes without its raw frame, so that it can be read back.
+        """
+        fields = encode_item(stream, item)
+        line = _dumps(fields)
+        if _too_long(line) and fields.pop("raw", None) is not None:
+            line = _dumps(fields)
+        if _too_long(line):
+            self.close()
+            raise RecordingError(self.path, f"an item longer than {_mib(MAX_LINE_BYTES)} cannot "
+                                            "be recorded")
+        self._write(line)
 
     def close(self) -> None:
         if self._file is not None:
@@ -166,10 +182,57 @@ class Recorder:
             raise RecordingError(self.path, f"cannot write: {exc.strerror or exc}") from None
 
 
+def _too_long(line: str) -> bool:
+    # Characters first: a UTF-8 byte count is needed only for lines that might be too long.
+    return len(line) > MAX_LINE_BYTES // 4 and len(line.encode("utf-8")) > MAX_LINE_BYTES
+
+
+def _mib(size: int) -> str:
+    return f"{size // 2**20} MiB"
+
+
+def _open_file(path: Path, append: bool) -> tuple[IO[str], bool]:
+    """The file to record into, and whether it already holds a recording to append to.
+
+    A new file is created with O_EXCL | O_NOFOLLOW; an existing one is opened with O_NOFOLLOW and
+    judged by what the descriptor is, so nothing swapped in between is overwritten or followed.
+    """
+    try:
+        fd = os.open(path, _CREATE, 0o666)
+    except FileExistsError:
+        if path.is_symlink():
+            raise RecordingError(path, _SYMLINK) from None
+        fd = _open_existing(path, append)
+    except OSError as exc:
+        raise RecordingError(path, f"cannot write: {exc.strerror or exc}") from None
+    has_content = False
+    try:
+        info = os.fstat(fd)
+        has_content = stat.S_ISREG(info.st_mode) and info.st_size > 0
+        if has_content:
+            _check_appendable(path)
+        return os.fdopen(fd, "a", encoding="utf-8"), has_content
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_existing(path: Path, append: bool) -> int:
+    try:
+        fd = os.open(path, _EXISTING)
+    except OSError as exc:
+        reason = _SYMLINK if exc.errno == errno.ELOOP else f"cannot write: {exc.strerror or exc}"
+        raise RecordingError(path, reason) from None
+    if stat.S_ISREG(os.fstat(fd).st_mode) and not append:
+        os.close(fd)
+        raise RecordingError(path, "file exists; choose another name or remove it first")
+    return fd
+
+
 def _check_appendable(path: Path) -> None:
     """Appending needs a readable header and a last line that ended (not a truncated one)."""
     with _open_for_reading(path) as file:
-        _check_header(path, file.readline())
+        _check_header(path, _read_line(path, file, 1))
         file.seek(-1, os.SEEK_END)
         if file.read(1) != b"\n":
             raise RecordingError(path, "last line is truncated; cannot append to it")
@@ -188,11 +251,21 @@ def read_recording(path: str | os.PathLike[str]) -> Iterator[Recorded]:
     Raises `RecordingError` (with the line number) at the first line it cannot read.
     """
     with _open_for_reading(path) as file:
-        _check_header(path, file.readline())
-        for number, raw in enumerate(file, start=2):
-            if not raw.strip():
-                continue
-            yield _parse_line(path, number, raw)
+        _check_header(path, _read_line(path, file, 1))
+        for number in itertools.count(2):
+            raw = _read_line(path, file, number)
+            if not raw:
+                return
+            if raw.strip():
+                yield _parse_line(path, number, raw)
+
+
+def _read_line(path: str | os.PathLike[str], file: IO[bytes], number: int) -> bytes:
+    """The next line (b"" at the end), never more than MAX_LINE_BYTES of it in memory."""
+    raw = file.readline(MAX_LINE_BYTES + 1)
+    if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+        raise RecordingError(path, f"line longer than {_mib(MAX_LINE_BYTES)}", number)
+    return raw
 
 
 def load_recording(path: str | os.PathLike[str]) -> tuple[list[Recorded], RecordingError | None]:
@@ -210,7 +283,7 @@ def load_recording(path: str | os.PathLike[str]) -> tuple[list[Recorded], Record
 
 def _load_json(path: str | os.PathLike[str], number: int, raw: bytes) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))
+        return safejson.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise RecordingError(path, f"not UTF-8 (byte {exc.start + 1})", number) from None
     except ValueError as exc:
@@ -325,7 +398,7 @@ def _parse_line(path: str | os.PathLike[str], number: int, raw: bytes) -> Record
 def _json_object(data: str) -> dict[str, Any]:
     """A heartbeat's parsed JSON object, as the client gives it (empty when not an object)."""
     try:
-        value = json.loads(data)
+        value = safejson.loads(data)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}

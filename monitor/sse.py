@@ -15,6 +15,7 @@ from httpx_sse._decoders import SSEDecoder
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 DEFAULT_MAX_BYTES = 16 * 2**20
+MAX_RETRY_MS = 86_400_000  # a day: a longer reconnection time is clamped to it
 
 
 class StreamLimitError(SSEError):
@@ -40,7 +41,8 @@ class _SpecFieldDecoder(SSEDecoder):
     """httpx-sse's field parser, corrected where 0.4.3 departs from the spec.
 
     Fixes: no dispatch without a data field, `retry` only when all ASCII digits (and applied at
-    once, not at dispatch), the last event id seeded from the previous connection.
+    once, not at dispatch, clamped to MAX_RETRY_MS), the last event id seeded from the previous
+    connection.
     It uses the parent's private buffers, which is why httpx-sse is pinned to 0.4.3.
     """
 
@@ -56,7 +58,7 @@ class _SpecFieldDecoder(SSEDecoder):
             if name == "retry":
                 value = value[1:] if value.startswith(" ") else value
                 if value.isascii() and value.isdigit():
-                    self.retry = self._retry = int(value)
+                    self.retry = self._retry = _clamped_retry(value)
                 return None
         if line:
             return super().decode(line)
@@ -66,6 +68,15 @@ class _SpecFieldDecoder(SSEDecoder):
             self._event, self._retry = "", None
             return None
         return super().decode(line)
+
+
+def _clamped_retry(digits: str) -> int:
+    """A `retry:` value of ASCII digits, at most MAX_RETRY_MS, read without int() of a long
+    string (Python refuses more than 4300 digits, and a huge int overflows a float later)."""
+    digits = digits.lstrip("0")
+    if len(digits) > len(str(MAX_RETRY_MS)):
+        return MAX_RETRY_MS
+    return min(int(digits or "0"), MAX_RETRY_MS)
 
 
 class EventStreamParser:

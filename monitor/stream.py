@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import random
 import re
 import time
@@ -18,9 +17,17 @@ from typing import Any, TypeVar
 
 import httpx
 
+from monitor import safejson
 from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem, StreamStats
 from monitor.redaction import redact
-from monitor.sse import DEFAULT_MAX_BYTES, EventStreamParser, ParsedEvent, StreamLimitError
+from monitor.sse import (
+    DEFAULT_MAX_BYTES,
+    MAX_RETRY_MS,
+    EventStreamParser,
+    ParsedEvent,
+    StreamLimitError,
+)
+from monitor.transfer import ACCEPT_IDENTITY, content_coding, read_start, request_headers
 
 T = TypeVar("T")
 
@@ -30,9 +37,15 @@ DEFAULT_WATCHDOG = 45.0  # seconds of silence tolerated before any heartbeat has
 WATCHDOG_HEARTBEATS = 3  # auto watchdog: this many heartbeat intervals of silence
 MIN_AUTO_WATCHDOG = 2.0
 HEALTHY_AFTER = 5.0  # a connection live this long resets the back-off even without events
+# A failed connection waits at least this long, whatever `retry:` or Retry-After said.
+MIN_RECONNECT_DELAY = 0.25
+MAX_RECONNECT_DELAY = MAX_RETRY_MS / 1000  # the longest wait a server may ask for
+MAX_DOUBLINGS = 64  # the cap is reached long before; 2 ** attempt would overflow a float
+MAX_REDIRECTS = 20  # as httpx and browsers
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 ACT_ON_STATUS = {401: "check credentials", 403: "access denied", 404: "check the URL"}
 ERROR_BODY_BYTES = 200
+ERROR_BODY_SECONDS = 2.0
 # What h11 accepts as a header value; other ids cannot be sent as Last-Event-ID.
 _HEADER_VALUE = re.compile(rb"[\x21-\x7e\x80-\xff]([\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?")
 
@@ -65,25 +78,32 @@ def backoff_delay(
     """Seconds before reconnect `attempt` (1, 2, ...): `base` first, then doubling with jitter.
 
     The cap bounds the growth but never shortens a reconnection time the server asked for.
+    Any attempt number works: a stream may retry every `cap` seconds for days.
     """
     if attempt <= 1:
         return base
-    delay = min(max(cap, base), base * 2 ** (attempt - 1))
+    delay = min(max(cap, base), base * 2.0 ** min(attempt - 1, MAX_DOUBLINGS))
     return max(base, delay * (0.5 + rand() / 2))
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None.
+
+    At most MAX_RECONNECT_DELAY, however many digits or however far the date.
+    """
     if not value:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():
-        return float(value)
+        digits = value.lstrip("0") or "0"
+        if len(digits) > len(str(int(MAX_RECONNECT_DELAY))):
+            return MAX_RECONNECT_DELAY
+        return min(float(digits), MAX_RECONNECT_DELAY)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - now)
+    return min(max(0.0, when.timestamp() - now), MAX_RECONNECT_DELAY)
 
 
 class StreamStopped(Exception):
@@ -134,6 +154,8 @@ class SSEStream:
         self._last_heartbeat_at: float | None = None  # monotonic, on the current connection
         self._dispatched = False  # the current connection has delivered an item
         self._live_since: float | None = None  # monotonic time the current connection went live
+        self._redirect_note = ""  # said with the next state after a cross-origin redirect
+        self._redirect_noted = False  # said once per stream, not at every reconnect
         self.running = False  # items() is in progress
 
     # -- control, from any task of the loop ----------------------------------------------------
@@ -183,8 +205,7 @@ class SSEStream:
         """
         self._stop_reason, self._reconnect_request = None, None
         self.running = True
-        # Redirects are followed as EventSource does (httpx drops Authorization across origins).
-        client = self._client or httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=True)
+        client = self._client or httpx.AsyncClient(timeout=HTTP_TIMEOUT)
         failures = 0  # consecutive connections that ended before they were healthy
         try:
             while True:
@@ -223,10 +244,13 @@ class SSEStream:
     def _reconnect_delay(self, retry: _Retry, attempt: int) -> float:
         if retry.kind == "requested":
             return 0.0
-        if retry.after is not None:
-            return retry.after
         base = self.config.reconnect_delay if self.retry_ms is None else self.retry_ms / 1000
-        return backoff_delay(attempt, base, self.config.max_backoff)
+        base = min(base, MAX_RECONNECT_DELAY)
+        if retry.kind == "ended" and self._dispatched:
+            return base  # it delivered and ended cleanly: the server's time, as browsers wait
+        # A failure: never a tight loop, even after `retry: 0` or `Retry-After: 0`.
+        delay = backoff_delay(attempt, max(base, MIN_RECONNECT_DELAY), self.config.max_backoff)
+        return delay if retry.after is None else max(delay, retry.after)
 
     async def _sleep(self, delay: float) -> bool:
         """Wait before reconnecting; False when reconnect() cut it short (stop() raises)."""
@@ -260,7 +284,7 @@ class SSEStream:
                 self.last_event_id, self.config.max_line_bytes, self.config.max_event_bytes
             )
             self._last_heartbeat_at = None
-            chunks = response.aiter_bytes()
+            chunks = response.aiter_raw()  # never decompressed: _open refused any coding
             while True:
                 try:
                     chunk = await self._wait(anext(chunks), self._watchdog_timeout())
@@ -296,8 +320,13 @@ class SSEStream:
 
     async def _open(self, client: httpx.AsyncClient) -> httpx.Response:
         """Send the request; return a response that is a stream, else raise _Retry/StreamStopped."""
+        try:
+            user_headers = request_headers(self.config.headers)
+        except ValueError as exc:
+            raise StreamStopped(self._change(State.ERROR, f"cannot request: {exc}")) from None
         headers: dict[str, str | bytes] = {
-            "Accept": "text/event-stream", "Cache-Control": "no-store", **self.config.headers,
+            "Accept": "text/event-stream", "Cache-Control": "no-store", **ACCEPT_IDENTITY,
+            **user_headers,
         }
         last_id = _header_value(self.last_event_id)
         if last_id:
@@ -306,7 +335,7 @@ class SSEStream:
             "GET", self.config.url, headers=headers, timeout=HTTP_TIMEOUT
         )
         try:
-            response = await self._wait(client.send(request, stream=True), self._watchdog_timeout())
+            response = await self._wait(self._send(client, request), self._watchdog_timeout())
         except TimeoutError:
             raise _Retry(f"no response for {self._watchdog_timeout():g}s (watchdog)") from None
         status = response.status_code
@@ -330,25 +359,51 @@ class SSEStream:
                 f"(expected text/event-stream); {text}",
                 status=status,
             ))
+        if coding := content_coding(response):
+            await response.aclose()
+            raise StreamStopped(self._change(
+                State.ERROR,
+                f"the server compressed the stream (Content-Encoding: {coding[:40]}) though the "
+                "monitor asked for identity; compressed streams are refused",
+                status=status,
+            ))
         return response
+
+    async def _send(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+        """Send, following redirects as EventSource does, but to another origin without the
+        headers the user gave (httpx would drop only Authorization and Cookie)."""
+        origin = _origin(request.url)
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await client.send(request, stream=True, follow_redirects=False)
+            if response.next_request is None:
+                return response
+            await response.aclose()
+            request = response.next_request
+            if _origin(request.url) != origin:
+                self._strip_user_headers(request)
+        raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=request)
+
+    def _strip_user_headers(self, request: httpx.Request) -> None:
+        for name in (*self.config.headers, "Authorization"):
+            request.headers.pop(name, None)
+        if self.config.headers and not self._redirect_noted:
+            self._redirect_noted = True
+            self._redirect_note = (
+                f"redirected to another origin, {_origin_text(request.url)}: "
+                f"{', '.join(self.config.headers)} not sent there"
+            )
 
     async def _error_text(self, response: httpx.Response) -> str:
         """`404 Not Found (check the URL): <first bytes of the body>`, on one line."""
-        body = bytearray()
         try:
-            async with asyncio.timeout(2.0):
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) >= ERROR_BODY_BYTES:
-                        break
-        except (TimeoutError, httpx.HTTPError):
-            pass
+            body = b"" if content_coding(response) else await read_start(
+                response, ERROR_BODY_BYTES, ERROR_BODY_SECONDS)
         finally:
             await response.aclose()
         text = f"{response.status_code} {response.reason_phrase}".strip()
         if response.status_code in ACT_ON_STATUS:
             text += f" ({ACT_ON_STATUS[response.status_code]})"
-        snippet = " ".join(bytes(body[:ERROR_BODY_BYTES]).decode("utf-8", "replace").split())
+        snippet = " ".join(body.decode("utf-8", "replace").split())
         return f"{text}: {snippet[:120]}" if snippet else text
 
     # -- items -----------------------------------------------------------------------------------
@@ -391,6 +446,10 @@ class SSEStream:
 
     def _change(self, state: State, reason: str = "", **details: Any) -> StateChange:
         self.state = state
+        if self._redirect_note and state is not State.CONNECTING:
+            # With the first state the redirected request leads to: live, or why it failed.
+            reason = f"{reason}; {self._redirect_note}" if reason else self._redirect_note
+            self._redirect_note = ""
         # Reasons quote server bodies and URLs: no credential may reach a screen or a log.
         return StateChange(state, self.config.clock(), redact(reason), **details)
 
@@ -417,6 +476,14 @@ def _header_value(last_event_id: str) -> bytes | None:
     return value if _HEADER_VALUE.fullmatch(value) else None
 
 
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def _origin_text(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+
+
 def _describe_http_error(exc: httpx.HTTPError) -> str:
     """A short reason for a transport failure: `connection refused`, `connection lost: ...`."""
     if isinstance(exc, httpx.ConnectError):
@@ -441,7 +508,7 @@ def _close_awaitable(awaitable: Awaitable[Any]) -> None:
 
 def _json_object(data: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(data)
+        value = safejson.loads(data)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

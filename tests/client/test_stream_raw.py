@@ -8,7 +8,14 @@ from collections.abc import Callable
 import pytest
 
 from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
-from monitor.stream import SSEStream, StreamConfig, backoff_delay, parse_retry_after, with_topic
+from monitor.stream import (
+    MIN_RECONNECT_DELAY,
+    SSEStream,
+    StreamConfig,
+    backoff_delay,
+    parse_retry_after,
+    with_topic,
+)
 from tests.client.rawserver import RawServer, respond, stream
 
 pytestmark = pytest.mark.anyio
@@ -115,7 +122,7 @@ async def test_backoff_grows_on_failures_and_resets_after_a_healthy_connection()
     failing = respond(head("500 Internal Server Error", "Content-Length: 0"))
     good = stream(b"data: ok\n\n")
     async with RawServer([good, failing, failing, failing, good, failing]) as server:
-        sse = SSEStream(StreamConfig(server.url, reconnect_delay=0.02, max_backoff=0.08))
+        sse = SSEStream(StreamConfig(server.url, reconnect_delay=0.02, max_backoff=1.0))
         seen = 0
 
         def second_ok(item: StreamItem) -> bool:
@@ -127,9 +134,10 @@ async def test_backoff_grows_on_failures_and_resets_after_a_healthy_connection()
     waits = [(i.attempt, i.delay) for i in items
              if isinstance(i, StateChange) and i.state is State.RECONNECTING]
     assert [attempt for attempt, _ in waits] == [1, 2, 3, 4, 1]
-    assert waits[0][1] == waits[4][1] == 0.02
-    assert 0.02 <= waits[1][1] <= 0.04 and 0.04 <= waits[2][1] <= 0.08
-    assert waits[3][1] <= 0.08
+    assert waits[0][1] == waits[4][1] == 0.02  # ended cleanly after an event: no floor
+    floor = MIN_RECONNECT_DELAY  # failures: the floor, doubling with jitter up to the cap
+    assert floor <= waits[1][1] <= 2 * floor and 2 * floor <= waits[2][1] <= 4 * floor
+    assert waits[3][1] <= 1.0
     assert sse.stats.reconnects == 5
 
 
