@@ -3,8 +3,8 @@
 (publish time of the newest event a pane has taken, drawn within a flush), event-loop lag, and
 memory and CPU.
 
-Two readers are measured at each rate: the app as shipped, its streams read by the stream process
-(`monitor.hub`), and the baseline `--single-process`, its streams read in the app's own loop.
+Two readers are measured at each rate: `--stream-process`, the streams read by a second process
+(`monitor.client.process`), and the default, the streams read in the app's own loop.
 Each rate runs in a fresh process (`python -m bench.ingest --url URL --rate R`), so memory
 figures belong to that run alone.
 """
@@ -25,13 +25,13 @@ from typing import Any
 
 from bench.feeder import TOPICS
 from bench.procs import ROOT, ServerProcess, cpu_probe_us, cpu_seconds, rss_bytes
-from monitor.app import MonitorApp
-from monitor.hub import StreamHub
-from monitor.stream import SSEStream, StreamConfig, with_topic
-from monitor.widgets.pane import StreamPane
+from monitor.client.process import StreamProcess
+from monitor.client.stream import SSEStream, StreamConfig, with_topic
+from monitor.tui.app import MonitorApp
+from monitor.tui.widgets.pane import StreamPane
 
 PANES = len(TOPICS)
-READERS = ("stream-process", "single-process")  # the product's default first, then the baseline
+READERS = ("stream-process", "single-process")  # the soak's reader (fast streams), then the default
 KEPT_UP_BEHIND_MS = 1000.0  # "within a second of the stream"
 KEPT_UP_SHARE = 0.95  # ... while drawing at least this share of what was published
 SAMPLE_INTERVAL = 0.1
@@ -56,12 +56,12 @@ async def _watch_loop_lag(lags: array[float]) -> None:
 class _Processes:
     """The app's process and, when it has one, its stream process: memory and CPU of both."""
 
-    def __init__(self, hub: StreamHub | None) -> None:
-        self.hub = hub
+    def __init__(self, process: StreamProcess | None) -> None:
+        self.stream_process = process
 
     def pids(self) -> list[int]:
-        hub_pid = self.hub.pid if self.hub is not None else None
-        return [os.getpid(), *([hub_pid] if hub_pid is not None else [])]
+        process_pid = self.stream_process.pid if self.stream_process is not None else None
+        return [os.getpid(), *([process_pid] if process_pid is not None else [])]
 
     def rss(self) -> list[int]:
         return [rss_bytes(pid) for pid in self.pids()]
@@ -80,9 +80,9 @@ async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
     """
     configs = [StreamConfig(url=with_topic(f"{url}/stream", topic), topic=topic)
                for topic in TOPICS]
-    hub = StreamHub() if reader == READERS[0] else None
-    app = MonitorApp(configs, source_factory=hub.source if hub is not None else SSEStream)
-    processes = _Processes(hub)
+    process = StreamProcess() if reader == READERS[0] else None
+    app = MonitorApp(configs, source_factory=process.source if process is not None else SSEStream)
+    processes = _Processes(process)
     async with app.run_test(headless=True, size=(200, 60)):
         panes = list(app.screen.query(StreamPane))
         deadline = time.monotonic() + 15
@@ -115,8 +115,8 @@ async def measure(url: str, rate: float, seconds: float, warmup: float = WARMUP,
         rss_end = processes.rss()
         watcher.cancel()
         end_behind = behind[-PANES:]
-    if hub is not None:
-        await hub.aclose()
+    if process is not None:
+        await process.aclose()
     received_per_s = drawn / seconds
     behind_p99 = _percentile(behind, 0.99)
     on_time = (behind_p99 is not None and behind_p99 <= KEPT_UP_BEHIND_MS
@@ -165,7 +165,7 @@ def _rising(rates: list[int], seconds: float, warmup: float, reader: str) -> lis
 def run(rates: list[int], seconds: float, soak_seconds: float = 0.0,
         warmup: float = WARMUP, readers: tuple[str, ...] = READERS) -> dict[str, Any]:
     """For each reader, rising rates until the panes fall behind; then, optionally, a soak at the
-    highest rate with the first reader (the app as shipped)."""
+    highest rate with the first reader (the stream process, made for fast streams)."""
     by_reader = {reader: _rising(rates, seconds, warmup, reader) for reader in readers}
     steps = by_reader[readers[0]]
     kept = [s for s in steps if s["kept_up"]]
@@ -176,7 +176,7 @@ def run(rates: list[int], seconds: float, soak_seconds: float = 0.0,
         "highest_kept_up": best["rate"] if best else None,
         "loop_lag_p99_ms_at_highest": best["loop_lag_p99_ms"] if best else None,
     }
-    if soak_seconds > 0:  # at the highest rate asked (the issue's 5,000/s), kept up or not
+    if soak_seconds > 0:  # at the highest rate asked (the target's 5,000/s), kept up or not
         soak_rate = max(rates)
         soak = _with_feeder(soak_rate, soak_seconds, warmup, reader=readers[0])
         samples = soak["rss_samples"]
@@ -210,7 +210,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=WARMUP)
     parser.add_argument("--reader", choices=READERS, default=READERS[0],
-                        help="who reads the streams: the stream process (as shipped) or the app")
+                        help="who reads the streams: a stream process or the app (the default)")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(measure(args.url, args.rate, args.seconds, args.warmup,
                                          reader=args.reader))))

@@ -1,4 +1,4 @@
-"""The results as Markdown tables (printed, and pasted into README.md) and the issue's targets."""
+"""The results as Markdown tables (printed, and pasted into docs/benchmarks.md) and the targets."""
 
 from __future__ import annotations
 
@@ -113,9 +113,9 @@ def _idle_table(idle: dict[str, Any]) -> list[str]:
 def _ingest_table(ingest: dict[str, Any]) -> list[str]:
     lines = [
         f"Monitor ingest: {ingest['panes']} panes, events/s per pane (real app under Pilot, "
-        "headless, fed by the real server). As shipped, a stream process reads the streams; "
-        "the baseline reads them in the app's own loop (`--single-process`). CPU and RSS: the "
-        "app + its stream process.",
+        "headless, fed by the real server). `stream-process`: a second process reads the "
+        "streams (`--stream-process`); `single-process`: the app reads them in its own loop "
+        "(the default). CPU and RSS: the app + its stream process.",
         "",
         "| reader | rate/pane | drawn/s (all panes) | behind p99 ms | behind max ms "
         "| loop lag p99 ms | kept up | CPU (cores) | RSS MB | CPU probe µs |",
@@ -138,7 +138,7 @@ def _ingest_table(ingest: dict[str, Any]) -> list[str]:
     if soak:
         minutes = ", ".join(f"{rss / 1e6:.1f}" for rss in soak["rss_by_minute"])
         lines += ["", f"Soak at {_num(soak['rate'])}/pane for {soak['seconds']:.0f} s (the app "
-                  f"as shipped, {_num(soak['received_per_s'])} drawn/s, "
+                  f"with --stream-process, {_num(soak['received_per_s'])} drawn/s, "
                   f"{'within' if soak['kept_up'] else 'not within'} a second of the stream): "
                   f"RSS of the app + its stream process "
                   f"{soak['rss_start'] / 1e6:.1f} MB -> {soak['rss_end'] / 1e6:.1f} MB; "
@@ -151,7 +151,7 @@ def _ingest_table(ingest: dict[str, Any]) -> list[str]:
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets against this run; `met` is None where the run lacks the figure."""
+    """The targets against this run; `met` is None where the run lacks the figure."""
     checks: list[dict[str, Any]] = []
 
     def check(target: str, measured: str, met: bool | None) -> None:
@@ -213,7 +213,7 @@ def render(results: dict[str, Any]) -> str:
         lines += [*_idle_table(results["idle"]), ""]
     if "ingest" in results:
         lines += [*_ingest_table(results["ingest"]), ""]
-    lines += ["Targets (issue 5)", "", "| target | measured | met |", "|---|---|:---:|"]
+    lines += ["Targets", "", "| target | measured | met |", "|---|---|:---:|"]
     for row in results["targets"]:
         met = {True: "yes", False: "**no**", None: "n/a"}[row["met"]]
         lines.append(f"| {row['target']} | {row['measured']} | {met} |")

@@ -58,7 +58,7 @@ def fanout(server: str, subs: int, rate: float, seconds: float, heartbeat: float
 
 
 def capacity(scenario: dict[str, Any], args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Ours at rising multiples of the scenario's rate until it falls behind: at the issue's
+    """Ours at rising multiples of the scenario's rate until it falls behind: at the target's
     rate it delivers all there is, so a ratio to a saturated baseline is only a floor there."""
     steps: list[dict[str, Any]] = []
     if not scenario["runs"]["ours"]["kept_up"]:
@@ -159,7 +159,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--ingest-warmup", type=float, default=3.0,
         help="seconds after the panes' first events before measuring")
     add("--soak-seconds", type=float, default=0.0,
-        help="then this long at the highest rate, for memory (the issue asks 600)")
+        help="then this long at the highest rate, for memory (the target: 600)")
     add("--server-python", default=sys.executable,
         help="interpreter the servers run on (another venv, to compare installs)")
     add("--json", type=Path, default=DEFAULT_RESULTS, help="where to write the results")

@@ -8,19 +8,24 @@ import contextlib
 import math
 import os
 import re
+import socket
+import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 
 import httpx
 
-from monitor import redaction
+from monitor.client import redaction
+from monitor.client.backoff import MAX_RECONNECT_DELAY
+from monitor.client.sanitize import visible
+from monitor.client.stream import StreamConfig, with_topic
+from monitor.client.topics import DEFAULT_STREAM_URL, MAX_TOPICS, discover_topics
+from monitor.client.transfer import UNSENDABLE, header_bytes
 from monitor.plain import FORMATS, replay_plain, run_plain
-from monitor.record import Recorder, RecordingError, load_recording
-from monitor.render.pane import DEFAULT_MAX_LINES
-from monitor.sanitize import visible
-from monitor.stream import MAX_RECONNECT_DELAY, StreamConfig, with_topic
-from monitor.topics import DEFAULT_STREAM_URL, MAX_TOPICS, discover_topics
-from monitor.transfer import UNSENDABLE, header_bytes
+from monitor.recording.format import Recorder, RecordingError, load_recording
+from monitor.tui.render.pane import DEFAULT_MAX_LINES
 
 TOKEN_ENV = "SSE_MONITOR_TOKEN"  # a bearer token kept out of the process list
 EXIT_INTERRUPTED = 130
@@ -84,9 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit after N events")
     add("--max-lines", type=_number(int, 0, inclusive=False), default=DEFAULT_MAX_LINES,
         metavar="N", help=f"lines kept per pane in the TUI (default: {DEFAULT_MAX_LINES})")
-    add("--single-process", action="store_true",
-        help="read the streams in the TUI's own process (default: a second process reads and "
-             "parses them, so that a fast stream never waits for the screen)")
+    add("--stream-process", action="store_true",
+        help="read and parse the streams in a second process, so that a fast stream (thousands "
+             "of events a second per pane) never waits for the screen (default: the TUI's own "
+             "process)")
     add("--demo", action="store_true",
         help="start the bundled demo server in-process and monitor its topics")
     add("--record", metavar="FILE",
@@ -114,8 +120,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--replay shows a recording: give no URL, --topic, --demo or --record")
     if args.speed is not None and not args.replay:
         parser.error("--speed paces a --replay")
-    if args.single_process and (args.plain or args.replay):
-        parser.error("--single-process is for the TUI's live streams (--plain and --replay "
+    if args.stream_process and (args.plain or args.replay):
+        parser.error("--stream-process is for the TUI's live streams (--plain and --replay "
                      "always run in one process)")
     if args.url:
         try:
@@ -143,7 +149,7 @@ def stream_configs(
 
 
 def _run(url: str, topics: list[str] | None, args: argparse.Namespace) -> int:
-    if not args.plain and not topics and args.url is None:
+    if not topics and args.url is None:
         found = discover_topics(url, dict(args.header))  # a pane for every topic of the server
         if found.left_out:
             print(f"sse-monitor: the server lists {len(found.rows) + found.left_out} topics; "
@@ -155,7 +161,7 @@ def _run(url: str, topics: list[str] | None, args: argparse.Namespace) -> int:
         with _recorder(args.record) as recorder:
             return asyncio.run(run_plain(configs, args.format, args.max_events,
                                          recorder=recorder))
-    from monitor.app import run_app  # Textual is loaded only for the TUI
+    from monitor.tui.app import run_app  # Textual is loaded only for the TUI
 
     with _recorder(args.record) as recorder:
         return run_app(configs, args, recorder=recorder)
@@ -190,24 +196,56 @@ def _replay(args: argparse.Namespace) -> int:
     if args.plain:
         status = asyncio.run(replay_plain(entries, speed, args.format, args.max_events))
         return 1 if error is not None else status
-    from monitor.app import run_app
-    from monitor.replay import ReplayFeed
+    from monitor.recording.feeds import ReplayFeed
+    from monitor.tui.app import run_app
 
     return run_app([], args, replay=ReplayFeed.create(args.replay, entries, speed, error))
 
 
-def _run_demo(args: argparse.Namespace) -> int:
-    from server.embedded import EmbeddedServer  # the only place the monitor reaches into server/
+@contextlib.contextmanager
+def _demo_server(timeout: float = 15.0) -> Iterator[str]:
+    """`sse-demo-server` as a child process on a free loopback port: its URL while it runs.
 
+    A process of its own, not a thread: the monitor never imports the server, and neither tunes
+    the other's process.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "server", "--port", str(port), "--log-level", "warning"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout
+            while not _answers(f"{url}/healthz"):
+                if child.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    said = log.read().decode(errors="replace").strip().splitlines()
+                    raise _Failed("the demo server did not start"
+                                  + (f": {said[-1]}" if said else ""))
+                time.sleep(0.05)
+            yield url
+        finally:
+            child.terminate()
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def _answers(url: str) -> bool:
     try:
-        server = EmbeddedServer().start()
-    except RuntimeError as exc:
-        print(f"sse-monitor: {exc}", file=sys.stderr)
-        return 1
-    try:
-        return _run(f"{server.url}/stream", args.topic or server.topics, args)
-    finally:
-        server.stop()
+        return httpx.get(url, timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    with _demo_server() as url:
+        return _run(f"{url}/stream", args.topic, args)
 
 
 def main(argv: list[str] | None = None) -> int:

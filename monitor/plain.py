@@ -15,11 +15,11 @@ from contextlib import aclosing
 from datetime import datetime
 from typing import Any, TextIO
 
-from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
-from monitor.playback import Playback, play
-from monitor.record import Recorded, Recorder, RecordingError, StreamKey, item_time
-from monitor.sanitize import json_line, visible
-from monitor.stream import SSEStream, StreamConfig
+from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
+from monitor.client.sanitize import json_line, visible
+from monitor.client.stream import SSEStream, StreamConfig
+from monitor.recording.format import Recorded, Recorder, RecordingError, StreamKey, item_time
+from monitor.recording.playback import Playback, play
 
 FORMATS = ("text", "jsonl")
 

@@ -6,59 +6,17 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from types import FrameType
-from typing import Any
 
 import uvicorn
 
-from monitor.record import RecordingError
-from server import hardening
+from monitor.recording.format import RecordingError
+from server import security_flags
 from server.access_log import logging_config
-from server.app import create_app
 from server.backends import REDIS_SCHEMES, open_backend
-from server.broker import Broker
-from server.connections import ConnectionLimits, GuardedConfig, GuardedHttpToolsProtocol
+from server.connections import GuardedHttpToolsProtocol
 from server.open_files import raise_open_files_limit
+from server.serving import SHUTDOWN_GRACE, StreamingServer, forwarded_options, uvicorn_config
 from server.settings import BACKEND_ENV, ServerSettings
-
-SHUTDOWN_GRACE = 1.5  # seconds uvicorn waits for connections after the broker ended the streams
-
-
-class StreamingServer(uvicorn.Server):
-    """uvicorn waits for open responses before shutting down; end the streams first."""
-
-    def __init__(self, config: uvicorn.Config, broker: Broker) -> None:
-        super().__init__(config)
-        self.broker = broker
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self.broker.request_shutdown()
-        super().handle_exit(sig, frame)
-
-
-def uvicorn_config(settings: ServerSettings, *, host: str = "127.0.0.1", port: int = 8000,
-                   log_level: str = "info", connection_limits: ConnectionLimits | None = None,
-                   forwarded_allow_ips: tuple[str, ...] = (),
-                   **options: Any) -> tuple[uvicorn.Config, Broker]:
-    """A uvicorn config serving a new app with these settings, and that app's broker.
-
-    X-Forwarded-For and X-Forwarded-Proto count only from `forwarded_allow_ips` (none: never).
-    """
-    app = create_app(settings)
-    options.setdefault("access_log", False)  # given to Config: set later, it would log nothing
-    options.setdefault("log_config", logging_config())
-    config = GuardedConfig(app, host=host, port=port, log_level=log_level,
-                           timeout_graceful_shutdown=SHUTDOWN_GRACE, lifespan="on",
-                           connection_limits=connection_limits,
-                           **forwarded_options(forwarded_allow_ips), **options)
-    return config, app.state.broker
-
-
-def forwarded_options(allow_ips: tuple[str, ...]) -> dict[str, Any]:
-    """uvicorn's proxy-header options: off unless some addresses are trusted."""
-    if not allow_ips:
-        return {"proxy_headers": False}
-    return {"proxy_headers": True, "forwarded_allow_ips": list(allow_ips)}
 
 
 def _positive(kind: type[float] | type[int],
@@ -117,11 +75,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--log-level", default="info",
         choices=["critical", "error", "warning", "info", "debug", "trace"])
     add("--access-log", action="store_true", help="log every request")
-    hardening.add_arguments(parser, _positive)
-    hardening.add_connection_arguments(parser, _positive)
+    security_flags.add_arguments(parser, _positive)
+    security_flags.add_connection_arguments(parser, _positive)
     args = parser.parse_args(argv)
-    args.hardening = hardening.settings_from(args, parser)
-    args.connection_limits = hardening.connection_limits_from(args, parser)
+    args.security = security_flags.settings_from(args, parser)
+    args.connection_limits = security_flags.connection_limits_from(args, parser)
     try:
         args.settings = ServerSettings(
             backlog=args.backlog, backlog_bytes=args.backlog_bytes,
@@ -129,7 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             retry_ms=args.retry_ms, speed=args.speed, seed=args.seed,
             simulators=not args.no_simulators and not args.replay, ticker=args.ticker,
             queue_bytes=args.queue_bytes, max_event_bytes=args.max_event_bytes,
-            backend=args.backend, replay=args.replay, **args.hardening)
+            backend=args.backend, replay=args.replay, **args.security)
     except ValueError as exc:
         parser.error(str(exc))
     if args.port > 65535:

@@ -1,4 +1,4 @@
-"""The whole server in a background thread, for `sse-monitor --demo` and tests.
+"""The whole server in a background thread of a Python program (tests, notebooks, tools).
 
     with EmbeddedServer(seed=7, speed=2) as server:
         print(server.url, server.topics)
@@ -15,7 +15,7 @@ import uvicorn
 
 from server.app import topic_names
 from server.broker import Broker
-from server.cli import StreamingServer, uvicorn_config
+from server.serving import StreamingServer, uvicorn_config
 from server.settings import ServerSettings
 
 

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from monitor.events import Event
-from monitor.playback import Playback, play
-from monitor.record import Recorded, RecordingError, StreamKey, load_recording
+from monitor.client.events import Event
+from monitor.recording.format import Recorded, RecordingError, StreamKey, load_recording
+from monitor.recording.playback import Playback, play
 from server import wire
 from server.simulators import Publish
 

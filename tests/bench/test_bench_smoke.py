@@ -52,12 +52,12 @@ def test_every_benchmark_produces_its_figures(tmp_path: Path) -> None:
         assert run["silent_subs"] == 0, f"{name}: a subscriber heard no heartbeat"
         assert run["server_rss_end"] > 0 and run["bytes_per_subscriber"] is not None, name
 
-    (step,) = results["ingest"]["steps"]  # as shipped: the app and its stream process
+    (step,) = results["ingest"]["steps"]  # --stream-process: the app and its stream process
     assert step["rate"] == 20 and step["received_per_s"] > 0
     assert step["behind_p99_ms"] is not None and step["loop_lag_p99_ms"] >= 0
     assert step["reader"] == "stream-process" and len(step["cpu_by_process"]) == 2
     assert step["rss_end"] == sum(step["rss_by_process"]) > 0
-    (baseline,) = results["ingest"]["baselines"]["single-process"]  # streams in the app's loop
+    (baseline,) = results["ingest"]["baselines"]["single-process"]  # the default: the app alone
     assert baseline["rate"] == 20 and baseline["received_per_s"] > 0
     assert len(baseline["cpu_by_process"]) == 1
     assert "| single-process | 20 |" in stdout

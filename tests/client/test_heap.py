@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.heap import _glibc, map_large_blocks, release_free_heap
+from monitor.client.tuning import _glibc, map_large_blocks, release_free_heap
 
 ROOT = Path(__file__).resolve().parents[2]
 CHUNK = 64 * 1024  # under glibc's mmap threshold: these live in the heap itself
@@ -35,7 +35,7 @@ def test_freed_heap_memory_goes_back_to_the_os() -> None:
 
 
 def test_without_glibc_nothing_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("monitor.heap._glibc", lambda name: None)
+    monkeypatch.setattr("monitor.client.tuning._glibc", lambda name: None)
     assert release_free_heap() is False
     assert map_large_blocks() is False
 
@@ -44,7 +44,7 @@ def test_without_glibc_nothing_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
 # and says whether that block was mapped too. `{call}` runs first, as each process does.
 LARGE_BLOCK = """
 import ctypes
-from monitor.heap import map_large_blocks
+from monitor.client.tuning import map_large_blocks
 class Info(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in (
         "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split())]

@@ -10,17 +10,12 @@ from contextlib import aclosing
 import pytest
 
 from monitor.cli import parse_args
-from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
-from monitor.hub import StreamHub
-from monitor.safejson import MAX_DEPTH
-from monitor.sse import MAX_RETRY_MS, EventStreamParser
-from monitor.stream import (
-    MAX_RECONNECT_DELAY,
-    SSEStream,
-    StreamConfig,
-    backoff_delay,
-    parse_retry_after,
-)
+from monitor.client.backoff import MAX_RECONNECT_DELAY, backoff_delay, parse_retry_after
+from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
+from monitor.client.process import StreamProcess
+from monitor.client.safejson import MAX_DEPTH
+from monitor.client.sse import MAX_RETRY_MS, EventStreamParser
+from monitor.client.stream import SSEStream, StreamConfig
 from tests.client.rawserver import RawServer, respond, stream
 from tests.client.test_stream_raw import collect, head
 from tests.servers import ROOT
@@ -129,16 +124,16 @@ async def test_deep_json_in_heartbeats_gaps_and_events_is_survived() -> None:
 
 
 async def test_deep_json_through_the_stream_process() -> None:
-    hub = StreamHub()
+    process = StreamProcess()
     try:
         async with RawServer([stream(DEEP_FRAMES)]) as server:
-            source = hub.source(StreamConfig(server.url, reconnect=False))
+            source = process.source(StreamConfig(server.url, reconnect=False))
             items: list[StreamItem] = []
             async with asyncio.timeout(20), aclosing(source.items()) as stream_items:
                 async for item in stream_items:
                     items.append(item)
     finally:
-        await hub.aclose()
+        await process.aclose()
     final = items[-1]
     assert isinstance(final, StateChange) and final.state is State.STOPPED, final
     assert "stream ended by the server" in final.reason

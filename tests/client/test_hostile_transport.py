@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitor.events import Event, State, StateChange
-from monitor.stream import SSEStream, StreamConfig
-from monitor.topics import MAX_TOPICS, discover_topics, fetch_topics
+from monitor.client.events import Event, State, StateChange
+from monitor.client.stream import SSEStream, StreamConfig
+from monitor.client.topics import MAX_TOPICS, discover_topics, fetch_topics
 from tests.client.rawserver import RawServer, respond, stream
 from tests.client.test_stream_raw import collect, head
 from tests.servers import ROOT

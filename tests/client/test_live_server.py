@@ -9,8 +9,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
-from monitor.stream import SSEStream, StreamConfig, with_topic
+from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
+from monitor.client.stream import SSEStream, StreamConfig, with_topic
 from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.anyio

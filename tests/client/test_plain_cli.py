@@ -104,8 +104,8 @@ def test_bad_flags_get_argparse_errors() -> None:
     assert done.returncode == 2 and "not a number: 'soon'" in done.stderr
     done = monitor("ftp://example.org/stream", "--plain")
     assert done.returncode == 2 and "http:// or https://" in done.stderr
-    done = monitor("--plain", "--single-process")
-    assert done.returncode == 2 and "--single-process is for the TUI" in done.stderr
+    done = monitor("--plain", "--stream-process")
+    assert done.returncode == 2 and "--stream-process is for the TUI" in done.stderr
 
 
 def test_ctrl_c_exits_cleanly(demo_server: ServerProcess) -> None:

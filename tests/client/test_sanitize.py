@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from monitor.sanitize import control_runs, json_line, visible
+from monitor.client.sanitize import control_runs, json_line, visible
 
 HOSTILE = [
     ("\x1b]0;pwned\x07", "\\x1b]0;pwned\\x07"),  # OSC 0: retitle the terminal

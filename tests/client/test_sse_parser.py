@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from monitor.sse import EventStreamParser, StreamLimitError
+from monitor.client.sse import EventStreamParser, StreamLimitError
 
 BOM = "\ufeff".encode()
 

@@ -7,15 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
-from monitor.stream import (
-    MIN_RECONNECT_DELAY,
-    SSEStream,
-    StreamConfig,
-    backoff_delay,
-    parse_retry_after,
-    with_topic,
-)
+from monitor.client.backoff import MIN_RECONNECT_DELAY, backoff_delay, parse_retry_after
+from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
+from monitor.client.stream import SSEStream, StreamConfig, with_topic
 from tests.client.rawserver import RawServer, respond, stream
 
 pytestmark = pytest.mark.anyio

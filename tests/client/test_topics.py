@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.topics import TopicList, discover_topics, fetch_topics, topics_url
+from monitor.client.topics import TopicList, discover_topics, fetch_topics, topics_url
 from tests.servers import ServerProcess, free_port
 
 TOPICS = {"progress", "logs", "tokens"}

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.events import Event, State, StateChange, StreamItem
-from monitor.stream import SSEStream, StreamConfig
+from monitor.client.events import Event, State, StateChange, StreamItem
+from monitor.client.stream import SSEStream, StreamConfig
 from tests.client.rawserver import STREAM_HEADERS, Handler, RawServer, respond, stream
 from tests.hardening.conftest import FIGURES
 from tests.sse_reference import ReferenceParser

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitor import redaction
 from monitor.cli import parse_args
-from monitor.events import State
+from monitor.client import redaction
+from monitor.client.events import State
 from tests.client.rawserver import RawServer, respond
 from tests.hardening.test_client_fuzz import follow, settled
 

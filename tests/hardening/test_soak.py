@@ -20,8 +20,8 @@ import anyio
 import httpx
 import pytest
 
-from monitor.events import Event, Gap
-from monitor.stream import SSEStream, StreamConfig, with_topic
+from monitor.client.events import Event, Gap
+from monitor.client.stream import SSEStream, StreamConfig, with_topic
 from tests.hardening.conftest import FIGURES
 from tests.servers import ServerProcess
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.events import Event, State, StateChange
-from monitor.record import Recorder, StreamKey
+from monitor.client.events import Event, State, StateChange
+from monitor.recording.format import Recorder, StreamKey
 from tests.client.rawserver import RawServer, respond, stream
 from tests.hardening.hostile_text import (
     HOSTILE,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.events import Event, Gap, Heartbeat, State, StateChange
-from monitor.record import (
+from monitor.client.events import Event, Gap, Heartbeat, State, StateChange
+from monitor.recording.format import (
     FORMAT,
     VERSION,
     Recorder,

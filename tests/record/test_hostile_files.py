@@ -10,9 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from monitor import record
-from monitor.events import Event, Heartbeat
-from monitor.record import Recorder, RecordingError, StreamKey, load_recording, read_recording
+from monitor.client.events import Event, Heartbeat
+from monitor.recording.format import (
+    MAX_LINE_BYTES,
+    Recorder,
+    RecordingError,
+    StreamKey,
+    load_recording,
+    read_recording,
+)
 from tests.servers import ROOT
 
 HEADER = {"format": "sse-monitor-recording", "version": 1, "created": 1.0, "tool": "t"}
@@ -49,7 +55,7 @@ def test_a_huge_line_is_a_line_numbered_error_read_in_bounded_memory(tmp_path: P
     print(f"RSS grew by {grown / 2**20:.0f} MiB reading a {HUGE / 2**30:.0f} GiB line")
     assert [entry.item.data for entry in entries] == ["hello"]
     assert str(error) == f"{path}:3: line longer than 64 MiB"
-    assert grown < 2 * record.MAX_LINE_BYTES
+    assert grown < 2 * MAX_LINE_BYTES
 
 
 def test_the_monitor_replays_up_to_a_huge_line(tmp_path: Path) -> None:
@@ -130,7 +136,7 @@ def test_an_existing_empty_file_is_not_taken_over(tmp_path: Path) -> None:
 def test_a_line_too_long_to_read_back_is_written_without_its_raw_frame(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(record, "MAX_LINE_BYTES", 4096)
+    monkeypatch.setattr("monitor.recording.format.MAX_LINE_BYTES", 4096)
     path = tmp_path / "run.jsonl"
     event = Event("m", "d" * 3000, "1", 2.0, raw="data: " + "d" * 3000)
     small = Event("m", "small", "2", 3.0, raw="data: small")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.latency import SAMPLES_PER_SECOND, LatencySummary, LatencyWindow, publish_time
+from monitor.client.latency import SAMPLES_PER_SECOND, LatencySummary, LatencyWindow, publish_time
 
 
 @pytest.mark.parametrize(

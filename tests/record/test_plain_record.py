@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.events import Event, Gap, Heartbeat, State, StateChange
-from monitor.record import Recorded, read_recording
+from monitor.client.events import Event, Gap, Heartbeat, State, StateChange
+from monitor.recording.format import Recorded, read_recording
 from tests.record.sessions import (
     SERVER_ARGS,
     TOPICS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.playback import Playback, play
+from monitor.recording.playback import Playback, play
 
 
 class FakeClock:

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.events import Event, Gap, Heartbeat, State, StateChange
-from monitor.record import Recorded, Recorder, StreamKey
-from monitor.stream import SSEStream, StreamConfig, with_topic
+from monitor.client.events import Event, Gap, Heartbeat, State, StateChange
+from monitor.client.stream import SSEStream, StreamConfig, with_topic
+from monitor.recording.format import Recorded, Recorder, StreamKey
 from server import wire
 from server.replay import load_plan, plan_replay
 from tests.servers import ROOT, ServerProcess

@@ -10,10 +10,9 @@ from typing import TextIO
 import pytest
 from textual.pilot import Pilot
 
-from monitor.app import MonitorApp
-from monitor.events import Event, Heartbeat, State, StateChange
-from monitor.playback import Playback
-from monitor.record import (
+from monitor.client.events import Event, Heartbeat, State, StateChange
+from monitor.recording.feeds import ReplayFeed
+from monitor.recording.format import (
     Recorded,
     Recorder,
     StreamKey,
@@ -21,8 +20,9 @@ from monitor.record import (
     read_recording,
     recording_name,
 )
-from monitor.replay import ReplayFeed
-from monitor.widgets.pane import StreamPane
+from monitor.recording.playback import Playback
+from monitor.tui.app import MonitorApp
+from monitor.tui.widgets.pane import StreamPane
 from tests.record.sessions import SERVER_ARGS, record_session_with_restart
 from tests.servers import ServerProcess
 from tests.tui.scenarios import T0, later_logs, settle, three_topics, with_gap

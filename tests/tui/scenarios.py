@@ -15,12 +15,12 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from monitor.app import MonitorApp
-from monitor.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
-from monitor.scripted import ScriptedStream
-from monitor.stream import StreamConfig, with_topic
-from monitor.widgets.entry_log import SCROLLBAR_SYNC
-from monitor.widgets.pane import StreamPane
+from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
+from monitor.client.stream import StreamConfig, with_topic
+from monitor.recording.scripted import ScriptedStream
+from monitor.tui.app import MonitorApp
+from monitor.tui.widgets.entry_log import SCROLLBAR_SYNC
+from monitor.tui.widgets.pane import StreamPane
 from server import wire
 from server.simulators import steps_for
 

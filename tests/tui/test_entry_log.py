@@ -7,8 +7,8 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from monitor.render.entries import Entry
-from monitor.widgets.entry_log import SCROLLBAR_SYNC, EntryLog
+from monitor.tui.render.entries import Entry
+from monitor.tui.widgets.entry_log import SCROLLBAR_SYNC, EntryLog
 
 pytestmark = pytest.mark.anyio
 

@@ -17,14 +17,14 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import OptionList
 
-from monitor.app import MonitorApp
-from monitor.events import Event, State, StateChange
-from monitor.record import Recorder, StreamKey, load_recording
-from monitor.render.entries import MAX_DRAWN_LINES
-from monitor.replay import ReplayFeed
-from monitor.stream import SSEStream, StreamConfig
-from monitor.widgets.pane import StreamPane
-from monitor.widgets.topic_dialog import TopicDialog
+from monitor.client.events import Event, State, StateChange
+from monitor.client.stream import SSEStream, StreamConfig
+from monitor.recording.feeds import ReplayFeed
+from monitor.recording.format import Recorder, StreamKey, load_recording
+from monitor.tui.app import MonitorApp
+from monitor.tui.render.entries import MAX_DRAWN_LINES
+from monitor.tui.screens.topic_dialog import TopicDialog
+from monitor.tui.widgets.pane import StreamPane
 from tests.client.rawserver import RawServer, respond, stream
 from tests.hardening.hostile_text import (
     BIDI,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.app import MonitorApp, parse_keymap
-from monitor.palette import MonitorCommands
-from monitor.widgets.pane import StreamPane
+from monitor.tui.app import MonitorApp, parse_keymap
+from monitor.tui.commands import MonitorCommands
+from monitor.tui.widgets.pane import StreamPane
 from tests.tui.scenarios import Scenario, settle, three_topics
 
 pytestmark = pytest.mark.anyio

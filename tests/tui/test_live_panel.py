@@ -7,16 +7,37 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from monitor.widgets.live_panel import HOLD, LivePanel
+from monitor.tui.widgets.live_panel import HOLD, LivePanel
 
 pytestmark = pytest.mark.anyio
+
+
+class Clock:
+    """The panel's clock, moved by the test: no test waits out HOLD for real."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class PanelApp(App[None]):
     CSS = "LivePanel { height: auto; max-height: 4; }"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = Clock()
+
     def compose(self) -> ComposeResult:
-        yield LivePanel()
+        yield LivePanel(self.clock)
+
+
+async def after_hold(app: PanelApp, pilot: Pilot[None]) -> None:
+    """HOLD and a little more pass on the panel's clock, and its timer fires."""
+    app.clock.now += HOLD + 0.2
+    app.query_one(LivePanel).settle()
+    await pilot.pause()
 
 
 def shown(panel: LivePanel) -> list[str]:
@@ -104,12 +125,12 @@ async def test_it_shrinks_and_closes_once_its_content_has_stayed_smaller() -> No
         panel.show(Text("one"))
         await pilot.pause()
         assert panel.size.height == 3 and shown(panel) == ["one", "", ""]
-        await pilot.pause(HOLD + 0.2)
+        await after_hold(app, pilot)
         assert panel.size.height == 1
         panel.show(None)
         await pilot.pause()
         assert panel.display  # empty, for now
-        await pilot.pause(HOLD + 0.2)
+        await after_hold(app, pilot)
         assert not panel.display
 
 
@@ -125,11 +146,8 @@ async def test_a_change_the_user_asked_for_closes_it_at_once() -> None:
         assert not panel.display
 
 
-class TallPanelApp(App[None]):
+class TallPanelApp(PanelApp):
     CSS = "LivePanel { height: auto; max-height: 20; }"
-
-    def compose(self) -> ComposeResult:
-        yield LivePanel()
 
 
 async def test_growing_again_soon_it_leaves_room_and_keeps_it_while_used() -> None:
@@ -144,8 +162,8 @@ async def test_growing_again_soon_it_leaves_room_and_keeps_it_while_used() -> No
         await pilot.pause()
         assert panel.size.height == 6 and shown(panel)[:4] == [f"token {n}" for n in range(4)]
         panel.show(lines(6))  # into the room: no layout pass needed, none taken
-        await pilot.pause(HOLD + 0.2)
+        await after_hold(app, pilot)
         assert panel.size.height == 6
         panel.show(lines(3))  # less than it grew for: it shrinks once that has lasted HOLD
-        await pilot.pause(HOLD + 0.2)
+        await after_hold(app, pilot)
         assert panel.size.height == 3

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from monitor.widgets.pane import StreamPane
-from monitor.widgets.pane_grid import FLUSH_BUDGET, PaneGrid
+from monitor.tui.widgets.pane import StreamPane
+from monitor.tui.widgets.pane_grid import FLUSH_BUDGET, PaneGrid
 from tests.tui.scenarios import settle, three_topics
 
 pytestmark = pytest.mark.anyio

@@ -10,12 +10,12 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import OptionList
 
-from monitor.app import MonitorApp
-from monitor.events import Event, Gap, State, StateChange, StreamItem
-from monitor.stream import SSEStream, StreamConfig, with_topic
-from monitor.widgets.pane import StreamPane
-from monitor.widgets.pane_grid import DRAW_SHARE, FLUSH_INTERVAL, SLOWEST_FLUSH, flush_delay
-from monitor.widgets.topic_dialog import TopicDialog
+from monitor.client.events import Event, Gap, State, StateChange, StreamItem
+from monitor.client.stream import SSEStream, StreamConfig, with_topic
+from monitor.tui.app import MonitorApp
+from monitor.tui.screens.topic_dialog import TopicDialog
+from monitor.tui.widgets.pane import StreamPane
+from monitor.tui.widgets.pane_grid import DRAW_SHARE, FLUSH_INTERVAL, SLOWEST_FLUSH, flush_delay
 from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.anyio
@@ -156,17 +156,29 @@ def test_screen_updates_thin_out_when_drawing_takes_long() -> None:
     assert flush_delay(5.0) == SLOWEST_FLUSH  # however slow, still a few a second
 
 
-async def test_the_app_as_shipped_reads_its_streams_in_a_second_process(
+async def test_by_default_the_app_reads_its_streams_in_its_own_loop(
     demo_server: ServerProcess,
 ) -> None:
-    app = MonitorApp([stream_config(demo_server, "logs"), stream_config(demo_server, "tokens")])
-    assert app.hub is not None  # no source factory given: the default
+    app = MonitorApp([stream_config(demo_server, "logs")])
+    assert app.stream_process is None
+    async with app.run_test() as pilot:
+        (pane,) = app.screen.query(StreamPane)
+        await until(pilot, lambda: pane.renderer.stats.events >= 3)
+        assert type(pane.source) is SSEStream
+
+
+async def test_with_stream_process_the_app_reads_its_streams_in_a_second_process(
+    demo_server: ServerProcess,
+) -> None:
+    app = MonitorApp([stream_config(demo_server, "logs"), stream_config(demo_server, "tokens")],
+                     stream_process=True)
+    assert app.stream_process is not None
     async with app.run_test() as pilot:
         panes = list(app.screen.query(StreamPane))
         await until(pilot, lambda: all(p.renderer.stats.events >= 3 for p in panes))
-        pid = app.hub.pid
+        pid = app.stream_process.pid
         assert pid is not None and pid != os.getpid()
-        assert {type(pane.source).__name__ for pane in panes} == {"HubStream"}
+        assert {type(pane.source).__name__ for pane in panes} == {"RemoteStream"}
         await pilot.press("2", "r")  # the keys reach the stream in the other process
         await until(pilot, lambda: panes[1].renderer.stats.reconnects >= 1
                     and panes[1].state is State.LIVE)

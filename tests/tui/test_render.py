@@ -7,8 +7,8 @@ import gc
 import pytest
 from rich.console import Console
 
-from monitor.events import Gap, Heartbeat, State
-from monitor.render import PaneRenderer, tokens
+from monitor.client.events import Gap, Heartbeat, State
+from monitor.tui.render import PaneRenderer, tokens
 from server import wire
 from tests.tui.scenarios import T0, change, event, formats, simulated
 

@@ -14,9 +14,9 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.scrollbar import ScrollBarRender
 
-from monitor.render.entries import Entry
-from monitor.widgets.entry_log import SCROLLBAR_SYNC, EntryLog
-from monitor.widgets.scrollbar import bar_thumb, drawn_thumb
+from monitor.tui.render.entries import Entry
+from monitor.tui.textual_fixes import bar_thumb, drawn_thumb
+from monitor.tui.widgets.entry_log import SCROLLBAR_SYNC, EntryLog
 
 pytestmark = pytest.mark.anyio
 

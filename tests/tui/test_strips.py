@@ -9,7 +9,7 @@ import pytest
 from rich.segment import Segment
 from textual.strip import Strip
 
-from monitor.widgets.strips import _textual_divide, break_strip_cycles
+from monitor.tui.textual_fixes import _textual_divide, break_strip_cycles
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Without Textual: one SSE stream from bytes to typed items, and the stream process."""

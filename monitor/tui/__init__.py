@@ -1,0 +1,1 @@
+"""The Textual monitor: app, screens, widgets and renderers, over monitor.client."""

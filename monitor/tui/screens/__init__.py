@@ -1,0 +1,1 @@
+"""The screens: the live panes, a replay, help and the topic dialog."""

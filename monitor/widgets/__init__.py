@@ -1,1 +1,0 @@
-"""The monitor's widgets and screens, one per module."""
