@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_STAMP := $(VENV)/.installed-demo
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast lint sse-server sse-client screenshots redis-server
+.PHONY: demo test test-fast lint sse-server sse-client screenshots redis-server chromium
 
 $(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/pip
 demo: $(DEMO_STAMP)
 	$(BIN)/sse-monitor --demo
 
-test: $(DEV_STAMP) redis-server
+test: $(DEV_STAMP) redis-server chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -38,6 +38,12 @@ redis-server:
 	@command -v redis-server >/dev/null || { \
 	  echo "installing redis-server (apt-get) for the Redis backend's tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+
+# The browser tests (tests/browser) drive Debian's headless Chromium: install it when missing.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (apt-get) for the browser tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
