@@ -21,7 +21,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server import wire
 from server.api_docs import DELETE_OPERATION, EVENT_PATTERN, PUBLISH_OPERATION, PUBLISHED, errors
-from server.auth import Access, TokenAuth
+from server.auth import (
+    QUERY_TOKEN,
+    SESSION_COOKIE,
+    Access,
+    Credentials,
+    TokenAuth,
+    bearer_token,
+    cookie_value,
+)
 from server.backends import open_backend
 from server.backends.base import Backend
 from server.broker import Broker, BuiltInTopic, ShuttingDown, TopicLimitReached, UnknownTopic
@@ -105,6 +113,7 @@ def create_app(settings: ServerSettings | None = None, backend: Backend | None =
             "allow_origins": list(settings.cors_origins),
             "allow_methods": ["GET", "HEAD", "POST", "DELETE"],
             "allow_headers": ["Authorization", "Content-Type", "Last-Event-ID", "Cache-Control"],
+            "allow_credentials": True,  # the session cookie; the origins are exact, never *
             "expose_headers": ["Retry-After"]}
         app.add_middleware(CORSMiddleware, **cors)
         app.stream_cors = CORSMiddleware(app._stream, **cors)
@@ -162,11 +171,39 @@ def _add_routes(app: SSEApp, broker: Broker, settings: ServerSettings) -> None:
     metrics = app.state.metrics = Metrics(broker)
 
     def authorize(request: Request, access: Access) -> None:
+        credentials = Credentials(
+            request.headers.get("authorization"),
+            request.cookies.get(SESSION_COOKIE) if _cookie_counts(request, settings) else None,
+            request.query_params.get(QUERY_TOKEN) if settings.allow_query_token else None)
         try:
-            auth.check(request.headers.get("authorization"), access)
+            auth.check(credentials, access)
         except ApiError:
             metrics.reject("unauthorized")
             raise
+
+    @app.post("/session", status_code=204, responses=errors(400, 401))
+    async def open_session(request: Request) -> Response:
+        """Set the session cookie to the bearer token, for EventSource (which sends no header)."""
+        token = bearer_token(request.headers.get("authorization"))
+        response = Response(status_code=204)
+        if not auth.enabled:
+            return response  # nothing to hold: the server is open
+        if token is None:
+            raise ApiError(400, "send the token as 'Authorization: Bearer TOKEN'")
+        if not auth.known(token):
+            metrics.reject("unauthorized")
+            raise ApiError(401, "the bearer token is not valid", {"WWW-Authenticate": "Bearer"})
+        response.set_cookie(SESSION_COOKIE, cookie_value(token), httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https", path="/")
+        return response
+
+    @app.delete("/session", status_code=204)
+    async def close_session(request: Request) -> Response:
+        """Clear the session cookie."""
+        response = Response(status_code=204)
+        response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict",
+                               secure=request.url.scheme == "https", path="/")
+        return response
 
     @app.get("/healthz", responses=errors(503))
     async def healthz() -> JSONResponse:
@@ -258,6 +295,19 @@ def _add_routes(app: SSEApp, broker: Broker, settings: ServerSettings) -> None:
         except BuiltInTopic as exc:
             raise ApiError(409, f"{exc}: it cannot be deleted") from None
         return Response(status_code=204)
+
+
+def _cookie_counts(request: Request, settings: ServerSettings) -> bool:
+    """Whether the session cookie may authorize this request.
+
+    A read, always. A write only from a page of this server's own origin or of a --cors-origin:
+    a browser sends the cookie with a form another page of the same site posts (CSRF).
+    """
+    if request.method in ("GET", "HEAD"):
+        return True
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    return origin is not None and (origin == own or origin in settings.cors_origins)
 
 
 def _client_address(request: Request) -> str:

@@ -1,7 +1,9 @@
 """Optional bearer tokens, one set for subscribing (streams, topics, metrics), one for publishing.
 
-Tokens come only in the `Authorization: Bearer` header, never in a URL, and are never logged.
-They are compared as exact bytes; a token a header cannot carry as it is is refused at start-up.
+A token comes in the `Authorization: Bearer` header, in the session cookie a browser got from
+`POST /session`, or (only where the operator allows it) in the `access_token` query parameter.
+Tokens are never logged. They are compared as exact bytes; a token a header cannot carry as it is
+is refused at start-up.
 """
 
 from __future__ import annotations
@@ -9,13 +11,17 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import quote, unquote_to_bytes
 
 from server.errors import ApiError
 
 TOKENS_ENV = "SSE_TOKENS"  # subscribe tokens, separated by commas or whitespace
 PUBLISH_TOKENS_ENV = "SSE_PUBLISH_TOKENS"
+SESSION_COOKIE = "sse_token"  # set by POST /session: what EventSource can send
+QUERY_TOKEN = "access_token"  # the query parameter of --allow-query-token (RFC 6750)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sse-demo-server"'}
 
 
@@ -51,6 +57,36 @@ def env_tokens(name: str, environ: Mapping[str, str] = os.environ) -> list[str]:
     return (environ.get(name) or "").replace(",", " ").split()
 
 
+def bearer_token(authorization: str | None) -> bytes | None:
+    """The token of an `Authorization: Bearer TOKEN` header, as the bytes that came."""
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return credentials.strip().encode("latin-1")  # Starlette decoded the bytes as Latin-1
+
+
+def cookie_value(token: bytes) -> str:
+    """The session cookie's value for `token`: percent-encoded, so any header token fits."""
+    return quote(token, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a request offers: its Authorization header, session cookie and query token."""
+
+    authorization: str | None = None
+    cookie: str | None = None  # the cookie's value as sent (percent-encoded)
+    query: str | None = None  # None unless the operator allows tokens in the query string
+
+    def offered(self) -> list[bytes]:
+        tokens = [bearer_token(self.authorization)]
+        if self.cookie:
+            tokens.append(unquote_to_bytes(self.cookie))
+        if self.query:
+            tokens.append(self.query.encode("utf-8"))
+        return [token for token in tokens if token]
+
+
 class TokenAuth:
     """Checks the bearer token of a request against the tokens of the access it needs.
 
@@ -66,19 +102,26 @@ class TokenAuth:
     def enabled(self) -> bool:
         return bool(self._subscribe or self._publish)
 
-    def check(self, authorization: str | None, access: Access) -> None:
-        """Raise a 401 ApiError unless the header carries a token for `access`."""
+    def check(self, credentials: Credentials, access: Access) -> None:
+        """Raise a 401 ApiError unless one of the offered tokens is valid for `access`."""
         tokens = self._publish if access is Access.PUBLISH else self._subscribe
         if not tokens:
             return
-        scheme, _, credentials = (authorization or "").strip().partition(" ")
-        if scheme.lower() != "bearer" or not credentials.strip():
+        offered = credentials.offered()
+        if not offered:
             raise ApiError(401, f"{access} needs a bearer token: send 'Authorization: Bearer "
-                                "TOKEN'", _CHALLENGE)
-        offered = credentials.strip().encode("latin-1")  # Starlette decoded the bytes as Latin-1
-        # Compare with every token, in constant time each, so timing tells nothing.
-        if not sum(hmac.compare_digest(offered, token) for token in tokens):
+                                f"TOKEN' (a browser: the cookie of POST /session)", _CHALLENGE)
+        if not any(_is_one_of(token, tokens) for token in offered):
             raise ApiError(401, f"the bearer token is not valid for {access}", _CHALLENGE)
+
+    def known(self, token: bytes) -> bool:
+        """Whether `token` is valid for subscribing or publishing."""
+        return _is_one_of(token, self._subscribe) | _is_one_of(token, self._publish)
+
+
+def _is_one_of(offered: bytes, tokens: list[bytes]) -> bool:
+    # Compare with every token, in constant time each, so timing tells nothing.
+    return bool(sum(hmac.compare_digest(offered, token) for token in tokens))
 
 
 def header_bytes(token: str) -> bytes:

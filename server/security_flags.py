@@ -10,7 +10,7 @@ from typing import Any
 
 from server.auth import PUBLISH_TOKENS_ENV, TOKENS_ENV, env_tokens, read_tokens, token_problem
 from server.connections import MAX_PENDING_AUTO, ConnectionLimits
-from server.settings import ServerSettings
+from server.settings import ServerSettings, origin_problem
 
 
 def add_arguments(parser: argparse.ArgumentParser, number: Callable[..., Any]) -> None:
@@ -28,7 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser, number: Callable[..., Any]) -
         help="bearer token that may publish (repeatable); none: the subscribe tokens may")
     add("--publish-tokens-file", metavar="FILE", help="publish tokens, one per line")
     add("--cors-origin", action="append", default=[], metavar="ORIGIN",
-        help="browser origin CORS allows, e.g. https://app.example (repeatable); none: CORS off")
+        help="browser origin CORS allows, with credentials (cookies), e.g. https://app.example "
+             "(repeatable; exact origins, never *); none: CORS off")
+    add("--allow-query-token", action="store_true",
+        help="also accept a token in the access_token query parameter (weaker than the header or "
+             "the cookie of POST /session: URLs end up in histories and logs; masked in ours)")
     add("--max-streams", type=number(int), default=defaults.max_streams, metavar="N",
         help="open streams in total; more get 503 with Retry-After")
     add("--max-streams-per-client", type=number(int), metavar="N",
@@ -110,11 +114,16 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser,
                 found.append(token)
         return tuple(dict.fromkeys(found))
 
+    for origin in args.cors_origin:
+        if (problem := origin_problem(origin)) is not None:
+            parser.exit(2, f"{parser.prog}: error: argument --cors-origin {origin[:80]!r}: "
+                           f"{problem}\n")
     return {
         "tokens": tokens(args.token, "--token", args.tokens_file, TOKENS_ENV),
         "publish_tokens": tokens(args.publish_token, "--publish-token", args.publish_tokens_file,
                                  PUBLISH_TOKENS_ENV),
         "cors_origins": tuple(args.cors_origin),
+        "allow_query_token": args.allow_query_token,
         "max_streams": args.max_streams,
         "max_streams_per_client": args.max_streams_per_client,
         "max_topics": args.max_topics,

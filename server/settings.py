@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
 
 from server.auth import header_bytes
 
@@ -39,7 +40,8 @@ class ServerSettings:
     publish_rate: float = 1000.0  # publish requests a second per client address; 0: unlimited
     write_timeout: float = 30.0  # seconds a write may wait on a stalled reader; 0: forever
     send_buffer: int = 0  # SO_SNDBUF of each stream's socket; 0: the kernel's autotuning
-    cors_origins: tuple[str, ...] = ()  # browser origins allowed; () = CORS off
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed, with credentials; () = CORS off
+    allow_query_token: bool = False  # accept ?access_token= (weaker: URLs are logged and kept)
 
     def __post_init__(self) -> None:
         for name in ("tokens", "publish_tokens", "cors_origins"):  # lists when read from JSON
@@ -70,6 +72,9 @@ class ServerSettings:
                 raise ValueError(message)
         for token in (*self.tokens, *self.publish_tokens):
             header_bytes(token)  # ValueError for a token no header carries as it is
+        for origin in self.cors_origins:
+            if (problem := origin_problem(origin)) is not None:
+                raise ValueError(f"CORS origin {origin[:80]!r}: {problem}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ServerSettings:
@@ -81,3 +86,22 @@ class ServerSettings:
 
     def to_env(self) -> dict[str, str]:
         return {SETTINGS_ENV: json.dumps(asdict(self)), BACKEND_ENV: self.backend}
+
+
+def origin_problem(origin: str) -> str | None:
+    """Why `origin` is not one exact browser origin (scheme://host[:port]), or None."""
+    if origin == "*":
+        return ("'*' would let every site read the streams with the visitor's cookie; "
+                "name each origin")
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return "not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected scheme://host[:port] with http or https"
+    if parts.path or parts.query or parts.fragment or parts.username or "#" in origin:
+        return "an origin has no path, query, user or trailing slash: scheme://host[:port]"
+    if origin != origin.lower():
+        return "write it in lower case, as browsers send it"
+    return None
