@@ -181,28 +181,28 @@ def _add_routes(app: SSEApp, broker: Broker, settings: ServerSettings) -> None:
             metrics.reject("unauthorized")
             raise
 
-    @app.post("/session", status_code=204, responses=errors(400, 401))
-    async def open_session(request: Request) -> Response:
-        """Set the session cookie to the bearer token, for EventSource (which sends no header)."""
-        token = bearer_token(request.headers.get("authorization"))
+    # One route for both methods, so that a 405 on /session lists them both in Allow.
+    @app.api_route("/session", methods=["POST", "DELETE"], status_code=204,
+                   responses=errors(400, 401))
+    async def session(request: Request) -> Response:
+        """POST: set the session cookie to the bearer token, for EventSource (which sends no
+        header). DELETE: clear it."""
         response = Response(status_code=204)
+        secure = request.url.scheme == "https"
+        if request.method == "DELETE":
+            response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict",
+                                   secure=secure, path="/")
+            return response
         if not auth.enabled:
             return response  # nothing to hold: the server is open
+        token = bearer_token(request.headers.get("authorization"))
         if token is None:
             raise ApiError(400, "send the token as 'Authorization: Bearer TOKEN'")
         if not auth.known(token):
             metrics.reject("unauthorized")
             raise ApiError(401, "the bearer token is not valid", {"WWW-Authenticate": "Bearer"})
         response.set_cookie(SESSION_COOKIE, cookie_value(token), httponly=True,
-                            samesite="strict", secure=request.url.scheme == "https", path="/")
-        return response
-
-    @app.delete("/session", status_code=204)
-    async def close_session(request: Request) -> Response:
-        """Clear the session cookie."""
-        response = Response(status_code=204)
-        response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict",
-                               secure=request.url.scheme == "https", path="/")
+                            samesite="strict", secure=secure, path="/")
         return response
 
     @app.get("/healthz", responses=errors(503))

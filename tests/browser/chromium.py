@@ -93,8 +93,13 @@ class Chromium:
                 raise CDPError(f"{method}: {reply['error'].get('message')}")
             return reply.get("result", {})
 
-    def new_page(self, url: str = "about:blank") -> Page:
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+    def new_page(self, url: str = "about:blank", isolated: bool = False) -> Page:
+        """A new tab; `isolated`: in a browser context of its own (its own cookies)."""
+        where = {}
+        if isolated:
+            where["browserContextId"] = self.call("Target.createBrowserContext")[
+                "browserContextId"]
+        target = self.call("Target.createTarget", url="about:blank", **where)["targetId"]
         session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         page = Page(self, session)
         page.call("Page.enable")
