@@ -54,5 +54,6 @@ sse-server: $(DEMO_STAMP)
 sse-client: $(DEMO_STAMP)
 	$(BIN)/sse-monitor --plain
 
-screenshots: $(DEV_STAMP)
+screenshots: $(DEV_STAMP) chromium
 	$(BIN)/python screenshots/make_screenshots.py
+	$(BIN)/python screenshots/web_screenshot.py

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
+from monitor import web
 from monitor.client import redaction
 from monitor.client.backoff import MAX_RECONNECT_DELAY
 from monitor.client.sanitize import visible
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--replay", metavar="FILE", help="show a recording instead of connecting (no network)")
     add("--speed", type=_number(float, 0, inclusive=True), metavar="X",
         help="replay at X times the original pace; 0 = as fast as possible (default: 1)")
+    web.add_arguments(parser)
     return parser
 
 
@@ -123,6 +125,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.stream_process and (args.plain or args.replay):
         parser.error("--stream-process is for the TUI's live streams (--plain and --replay "
                      "always run in one process)")
+    web.check_arguments(args, parser)
     if args.url:
         try:
             scheme = httpx.URL(args.url).scheme
@@ -250,6 +253,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.web:
+        return web.serve(args, sys.argv[1:] if argv is None else argv)
     try:
         if args.replay:
             return _replay(args)

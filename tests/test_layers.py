@@ -14,7 +14,8 @@ MONITOR_TIERS = (
     ("monitor.client",),  # bytes to typed items; the stream process
     ("monitor.recording",),  # recordings, playback, feeds
     ("monitor.tui",),  # Textual
-    ("monitor.cli", "monitor.plain", "monitor.__main__"),  # the front doors
+    ("monitor.cli", "monitor.plain", "monitor.web", "monitor.web_server",
+     "monitor.__main__"),  # the front doors
 )
 SERVER_TIERS = (
     ("server.wire", "server.errors", "server.auth", "server.settings", "server.connections",
