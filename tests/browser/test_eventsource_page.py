@@ -7,29 +7,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 
 from tests.browser.chromium import Chromium
+from tests.browser.web_monitor import wait_served
 from tests.servers import ROOT, ServerProcess, free_port
 
 Factory = Callable[..., ServerProcess]
 TOKEN = "browser-token-77d1"
-
-
-def wait_until_served(proc: subprocess.Popen[bytes], url: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(url, timeout=0.5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} was not served in {timeout}s")
 
 
 @pytest.fixture
@@ -42,7 +30,7 @@ def page_origin() -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     origin = f"http://127.0.0.1:{port}"
     try:
-        wait_until_served(proc, f"{origin}/eventsource.html")
+        wait_served(proc, f"{origin}/eventsource.html")
         yield origin
     finally:
         proc.kill()

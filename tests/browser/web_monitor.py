@@ -37,6 +37,7 @@ window.screenText = (from = 0) => window.received.slice(from)
 
 
 def wait_served(proc: subprocess.Popen[bytes], url: str, timeout: float = 30.0) -> None:
+    """Wait until `url` answers 200; RuntimeError with the output if `proc` exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
