@@ -101,8 +101,6 @@ class PaneRenderer:
         raw = raw_frame(item, self.max_lines)
         if raw is not None:
             self.raw.add(raw)
-        if (why := interruption(item)) is not None:
-            self._interrupt(why)
         if isinstance(item, Event):
             self._event(item)
         elif isinstance(item, Gap):
@@ -112,6 +110,8 @@ class PaneRenderer:
                 self.history.add(state_entry(item))
         elif not isinstance(item, Heartbeat):  # heartbeats live in the status bar only
             raise TypeError(f"not a stream item: {item!r}")
+        if (why := interruption(item)) is not None:  # below the line that says why
+            self._interrupt(why)
 
     def _event(self, event: Event) -> None:
         payload = event.json()
