@@ -93,18 +93,17 @@ class PaneStats:
         Only the current connection counts: while it is down there is no age, and a new one
         is overdue only when it too stays silent past the expected interval.
         """
-        if self.last_heartbeat is None and (self.heartbeats == 0 or self.live_since is None):
-            return ("♡ no heartbeat" if self.heartbeats == 0 else "♡ -"), "none"
+        if self.heartbeats == 0:
+            return "♡ no heartbeat", "none"
+        since = self.last_heartbeat if self.last_heartbeat is not None else self.live_since
+        if since is None:  # no connection, so no age
+            return "♡ -", "none"
+        age = max(0.0, now - since)
         interval = expected or self.heartbeat_interval
-        if self.last_heartbeat is None:
-            assert self.live_since is not None
-            age = max(0.0, now - self.live_since)
-            if interval and age > OVERDUE_FACTOR * interval:
-                return f"♥ overdue {age:.0f}s", "overdue"
-            return "♡ waiting", "none"
-        age = max(0.0, now - self.last_heartbeat)
         if interval and age > OVERDUE_FACTOR * interval:
             return f"♥ overdue {age:.0f}s", "overdue"
+        if self.last_heartbeat is None:  # a new connection, none on it yet
+            return "♡ waiting", "none"
         return f"♥ {age:.0f}s", "pulse" if age < PULSE else "ok"
 
     def gaps_text(self) -> str:
