@@ -18,7 +18,14 @@ from typing import Any, TextIO
 from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
 from monitor.client.sanitize import json_line, visible
 from monitor.client.stream import SSEStream, StreamConfig
-from monitor.recording.format import Recorded, Recorder, RecordingError, StreamKey, item_time
+from monitor.recording.format import (
+    Recorded,
+    Recorder,
+    RecordingError,
+    StreamKey,
+    item_time,
+    one_pane_each,
+)
 from monitor.recording.playback import Playback, play
 
 FORMATS = ("text", "jsonl")
@@ -163,6 +170,7 @@ async def replay_plain(
 
     Returns 1 when a recorded stream ended in error, like the live run, else 0.
     """
+    entries = one_pane_each(entries)  # streams, as the plain mode printed them, not panes
     playback = Playback([item_time(entry.item) for entry in entries], speed=speed)
     stopped = False
 

@@ -1,9 +1,10 @@
 """`sse-demo-server --replay FILE`: the events of a recording, served again as live topics.
 
-One topic per recorded stream, named after it; fresh ids from this server; the original pacing,
-scaled by `--speed`. A round starts once someone watches, and starts again after the end, so
-every viewer who connects gets the whole run. Heartbeats and gaps are this server's own: the
-recording's heartbeats, gaps and connection states are not served again.
+One topic per recorded stream (not per pane: two panes on one stream are served once), named
+after it; fresh ids from this server; the original pacing, scaled by `--speed`. A round starts
+once someone watches, and starts again after the end, so every viewer who connects gets the
+whole run. Heartbeats and gaps are this server's own: the recording's heartbeats, gaps and
+connection states are not served again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from monitor.client.events import Event
-from monitor.recording.format import Recorded, RecordingError, StreamKey, load_recording
+from monitor.recording.format import (
+    Recorded,
+    RecordingError,
+    StreamKey,
+    load_recording,
+    one_pane_each,
+)
 from monitor.recording.playback import Playback, play
 from server import wire
 from server.simulators import Publish
@@ -53,7 +60,7 @@ def load_plan(path: str) -> ReplayPlan:
 def plan_replay(entries: list[Recorded]) -> ReplayPlan:
     topics: dict[StreamKey, str] = {}
     events: list[tuple[str, Event]] = []
-    for stream, item in entries:
+    for stream, item in one_pane_each(entries):  # a topic per stream, not per pane that showed it
         if stream not in topics:
             topics[stream] = _unique(_topic_name(stream), set(topics.values()))
         if isinstance(item, Event):

@@ -23,6 +23,7 @@ class State(StrEnum):
     RECONNECTING = "reconnecting"
     STOPPED = "stopped"  # ended for good, normally (204, --no-reconnect, user stop)
     ERROR = "error"  # ended for good, or failing, for a reason a user must act on
+    ENDED = "ended"  # a replayed stream whose recording has no more items
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,9 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 ACT_ON_STATUS = {401: "check credentials", 403: "access denied", 404: "check the URL"}
 ERROR_BODY_BYTES = 200
 ERROR_BODY_SECONDS = 2.0
+RESUMING = "resuming after "  # starts the connecting state's reason when Last-Event-ID is sent
+RECONNECT_REQUESTED = "reconnect requested"
+RECONNECT_AFRESH = "reconnect requested, from scratch (no Last-Event-ID)"
 # What h11 accepts as a header value; other ids cannot be sent as Last-Event-ID.
 _HEADER_VALUE = re.compile(rb"[\x21-\x7e\x80-\xff]([\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?")
 
@@ -127,7 +130,7 @@ class SSEStream:
 
     def reconnect(self, resume: bool = True) -> None:
         """Drop the current connection now and reconnect at once; resume=False forgets the id."""
-        self._reconnect_request = ("reconnect requested", resume)
+        self._reconnect_request = (RECONNECT_REQUESTED if resume else RECONNECT_AFRESH, resume)
         self._interrupt()
 
     def stop(self, reason: str = "stopped by user") -> None:
@@ -430,7 +433,7 @@ class SSEStream:
     def _resume_note(self) -> str:
         if self.last_event_id and _header_value(self.last_event_id) is None:
             return "last event id cannot be sent as a header; connecting without it"
-        return f"resuming after {self.last_event_id}" if self.last_event_id else ""
+        return f"{RESUMING}{self.last_event_id}" if self.last_event_id else ""
 
 
 def _header_value(last_event_id: str) -> bytes | None:

@@ -50,10 +50,17 @@ class RecordingError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class StreamKey:
-    """Which stream an item came from: its URL and, when topics are used, its topic."""
+    """Which stream an item came from: its URL, its topic when topics are used, and the pane
+    that showed it when several may show one stream (the TUI's recordings)."""
 
     url: str
     topic: str | None = None
+    pane: int | None = None
+
+    @property
+    def any_pane(self) -> StreamKey:
+        """The stream alone, whichever pane showed it."""
+        return StreamKey(self.url, self.topic) if self.pane is not None else self
 
 
 class Recorded(NamedTuple):
@@ -61,6 +68,21 @@ class Recorded(NamedTuple):
 
     stream: StreamKey
     item: StreamItem
+
+
+def one_pane_each(entries: list[Recorded]) -> list[Recorded]:
+    """Each stream's items once: those of the first pane that showed it, keyed without a pane.
+
+    Two panes on one stream record every event twice; a reader that serves or prints streams,
+    not panes, keeps one copy.
+    """
+    first_pane: dict[StreamKey, int | None] = {}
+    kept = []
+    for stream, item in entries:
+        whole = stream.any_pane
+        if first_pane.setdefault(whole, stream.pane) == stream.pane:
+            kept.append(Recorded(whole, item))
+    return kept
 
 
 def tool_version() -> str:
@@ -86,6 +108,8 @@ def encode_item(stream: StreamKey, item: StreamItem) -> dict[str, Any]:
     # Recordings get shared: credentials in the URL are masked like on screen.
     line: dict[str, Any] = {"url": redact(stream.url), "topic": stream.topic,
                             "time": item_time(item)}
+    if stream.pane is not None:
+        line["pane"] = stream.pane
     match item:
         case Event():
             line.update(kind="event", event=item.type, data=item.data, id=item.id)
@@ -132,6 +156,7 @@ class Recorder:
         """
         self.path = Path(path)
         self._file: IO[str] | None = None
+        self._panes: dict[int, int] = {}  # a pane's own id -> its number in this file
         self._file, has_content = _open_file(self.path, append)
         if not has_content:
             header = {"format": FORMAT, "version": VERSION, "created": clock(),
@@ -145,8 +170,12 @@ class Recorder:
     def write(self, stream: StreamKey, item: StreamItem) -> None:
         """Append one item and flush it to the operating system.
 
+        A stream's `pane` may be any id; the file numbers panes 1, 2, ... as they first appear.
         A line longer than MAX_LINE_BYTES goes without its raw frame, so that it can be read back.
         """
+        if stream.pane is not None:
+            number = self._panes.setdefault(stream.pane, len(self._panes) + 1)
+            stream = StreamKey(stream.url, stream.topic, number)
         fields = encode_item(stream, item)
         line = _dumps(fields)
         if _too_long(line) and fields.pop("raw", None) is not None:
@@ -363,7 +392,8 @@ def _parse_line(path: str | os.PathLike[str], number: int, raw: bytes) -> Record
         raise RecordingError(path, f"unknown kind {json.dumps(kind)} (expected one of "
                                    f"{', '.join(KINDS)})", number)
     f = _Fields(path, number, obj)
-    stream = StreamKey(url=f.text("url"), topic=f.optional_text("topic"))
+    stream = StreamKey(url=f.text("url"), topic=f.optional_text("topic"),
+                       pane=f.optional_integer("pane"))
     at = f.number("time")
     frame = f.optional_text("raw") or ""
     item: StreamItem

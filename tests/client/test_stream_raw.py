@@ -245,7 +245,8 @@ async def test_reconnect_drops_at_once_and_resumes_or_forgets() -> None:
         items = await collect(sse, until=control)
     assert [r.headers.get("last-event-id") for r in server.requests] == [None, b"5", None]
     waits = [i for i in items if isinstance(i, StateChange) and i.state is State.RECONNECTING]
-    assert [(w.delay, w.reason) for w in waits] == [(0.0, "reconnect requested")] * 2
+    assert [(w.delay, w.reason) for w in waits] == [
+        (0.0, "reconnect requested"), (0.0, "reconnect requested, from scratch (no Last-Event-ID)")]
 
 
 async def test_stop_interrupts_a_quiet_connection_and_a_backoff_wait() -> None:

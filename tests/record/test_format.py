@@ -16,6 +16,7 @@ from monitor.recording.format import (
     Recorder,
     RecordingError,
     StreamKey,
+    one_pane_each,
     read_recording,
 )
 
@@ -224,3 +225,31 @@ def test_credentials_in_a_url_are_not_recorded(tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert "hunter2" not in text and "s3cr3t-value" not in text
     assert next(read_recording(path)).stream.url.startswith("https://bob:")
+
+
+def test_panes_are_numbered_in_the_file_and_readers_of_streams_keep_one_copy(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "panes.jsonl"
+    first, second = Event("log", "a", "x-1", 1.0), Event("log", "b", "x-2", 2.0)
+    with Recorder(path) as recorder:
+        for pane in (907, 12):  # any ids of the recording program's own
+            recorder.write(StreamKey(LOGS.url, "logs", pane), first)
+        recorder.write(StreamKey(LOGS.url, "logs", 907), second)
+        recorder.write(PLAIN, second)  # a stream recorded without panes (the plain mode)
+    lines = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    assert [line.get("pane") for line in lines] == [1, 2, 1, None]
+    entries = list(read_recording(path))
+    assert [entry.stream.pane for entry in entries] == [1, 2, 1, None]
+    assert one_pane_each(entries) == [(LOGS, first), (LOGS, second), (PLAIN, second)]
+
+
+def test_pane_is_the_only_new_field_and_a_wrong_one_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "v1.jsonl"
+    with Recorder(path) as recorder:
+        recorder.write(StreamKey(LOGS.url, "logs", 5), Event("log", "a", "x-1", 1.0))
+    line = json.loads(path.read_text().splitlines()[1])
+    assert set(line) - {"pane"} == {"url", "topic", "time", "kind", "event", "data", "id"}
+    with pytest.raises(RecordingError, match="'pane' must be an integer or null"):
+        path.write_text(path.read_text().replace('"pane":1', '"pane":"one"'))
+        list(read_recording(path))

@@ -3,14 +3,23 @@ their REC marker, and snapshots of both. Replays need no network."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import json
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 import pytest
+from rich.text import Text
 from textual.pilot import Pilot
+from textual.widgets import Label
+from textual.widgets._footer import FooterKey
 
 from monitor.client.events import Event, Heartbeat, State, StateChange
+from monitor.client.stream import StreamConfig, with_topic
+from monitor.plain import replay_plain
 from monitor.recording.feeds import ReplayFeed
 from monitor.recording.format import (
     Recorded,
@@ -22,10 +31,14 @@ from monitor.recording.format import (
 )
 from monitor.recording.playback import Playback
 from monitor.tui.app import MonitorApp
+from monitor.tui.screens.replay_screen import ReplayScreen
 from monitor.tui.widgets.pane import StreamPane
+from server.replay import plan_replay
 from tests.record.sessions import SERVER_ARGS, record_session_with_restart
+from tests.record.test_server_replay import read_rounds
 from tests.servers import ServerProcess
 from tests.tui.scenarios import T0, later_logs, settle, three_topics, with_gap
+from tests.tui.test_pilot import until
 
 
 class FakeClock:
@@ -47,6 +60,11 @@ def scenario_recording(path: Path) -> list[Recorded]:
             for item in items:
                 recorder.write(StreamKey(config.url, config.topic), item)
     return list(read_recording(path))
+
+
+def recordings(folder: Path) -> list[Path]:
+    """The files the record keys made in `folder`."""
+    return sorted(folder.glob("sse-monitor-*.jsonl"))
 
 
 async def replay_to_the_end(pilot: Pilot, feed: ReplayFeed) -> None:
@@ -81,7 +99,10 @@ async def test_a_live_session_with_a_restart_replays_into_the_panes(live_session
             stats = pane.renderer.stats
             assert stats.events == sum(isinstance(item, Event) for item in items) > 0
             assert stats.heartbeats == sum(isinstance(item, Heartbeat) for item in items)
-            assert stats.state == states[-1] and pane.state is State.LIVE
+            assert states[-1].state is State.LIVE  # recorded live; replayed to its end
+            assert stats.state is not None and stats.state.state is State.ENDED
+            assert pane.state is State.ENDED
+            assert pane.query_one(".heartbeat", Label).content == Text("♡ -")  # not frozen
             assert stats.reconnects == sum(s.state is State.RECONNECTING for s in states) > 0
             gaps = [entry.plain for entry in pane.renderer.history.entries if entry.kind == "gap"]
             assert len(gaps) == stats.gaps == 1 and "(other-run)" in gaps[0]
@@ -129,7 +150,83 @@ async def test_pause_and_seek_move_the_replay_in_time(tmp_path: Path) -> None:
         await pilot.press("plus")
         assert playback.speed == 2
         ids = {row[2] for row in app.screen.key_rows()}  # the help screen lists the time keys
-        assert {"seek-back", "seek-forward", "faster", "slower", "pause", "record"} <= ids
+        assert {"seek-back", "seek-forward", "faster", "slower", "pause", "quit"} <= ids
+        assert not ids & {"reconnect", "switch-topic", "add-pane", "record", "record-all"}
+
+
+@pytest.mark.anyio
+async def test_a_replay_offers_its_own_keys_and_its_panes_end_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where a record key would write, were it to act
+    path = tmp_path / "gap.jsonl"
+    feed = ReplayFeed.create(str(path), scenario_recording(path), speed=0)
+    app = MonitorApp.for_replay(feed)
+    async with app.run_test(size=(160, 32)) as pilot:
+        await replay_to_the_end(pilot, feed)
+        footer = {key.description for key in app.screen.query(FooterKey)}
+        assert {"Pause", "-10s", "+10s", "Slower", "Faster", "Help", "Quit"} <= footer
+        assert not footer & {"Reconnect", "Topic", "Add", "Record"}
+        (pane,) = panes(app)
+        sources = dict(feed.sources)
+        await pilot.press("r", "ctrl+r", "s", "S", "a", "t")  # live-only keys: nothing happens
+        await settle(pilot)
+        assert app.screen is app.screen_stack[0] and isinstance(app.screen, ReplayScreen)
+        assert pane.recorder is None and not recordings(tmp_path)
+        assert all(not source.reconnects for source in sources.values())
+        assert pane.state is State.ENDED and pane.has_class("-ended")
+        assert pane.query_one(".state", Label).content == Text("ended")
+        assert pane.query_one(".heartbeat", Label).content == Text("♡ -")
+        assert "1 ended" in app.screen.sub_title
+
+
+@pytest.mark.anyio
+@pytest.mark.timeout(90)
+async def test_two_panes_on_one_topic_are_recorded_apart_and_replayed_once_each(
+    demo_server: ServerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = with_topic(f"{demo_server.url}/stream", "logs")
+    app = MonitorApp([StreamConfig(url, "logs"), StreamConfig(url, "logs")])
+    async with app.run_test(size=(160, 45)) as pilot:
+        both = panes(app)
+        await until(pilot, lambda: all(p.renderer.stats.events >= 1 for p in both))
+        await pilot.press("S")
+        counted = [p.renderer.stats.events for p in both]
+        await until(pilot, lambda: all(p.renderer.stats.events >= n + 8
+                                       for p, n in zip(both, counted, strict=True)), 30)
+        await pilot.press("S")
+    (path,) = recordings(tmp_path)
+    entries = list(read_recording(path))
+    recorded = Counter(entry.stream.pane for entry in entries if isinstance(entry.item, Event))
+    assert set(recorded) == {1, 2} and min(recorded.values()) >= 8
+    assert all(json.loads(line)["pane"] in (1, 2) for line in path.read_text().splitlines()[1:])
+
+    feed = ReplayFeed.create(str(path), entries, speed=0)
+    app = MonitorApp.for_replay(feed)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await replay_to_the_end(pilot, feed)
+        replayed = panes(app)
+        assert [p.topic for p in replayed] == ["logs", "logs"]
+        assert [p.renderer.stats.events for p in replayed] == [recorded[1], recorded[2]]
+
+    # Readers of streams, not panes, take one copy: the replay server and the plain mode.
+    first_pane = [(e.item.type, e.item.data) for e in entries
+                  if e.stream.pane == 1 and isinstance(e.item, Event)]
+    plan = plan_replay(entries)
+    assert list(plan.topics.values()) == ["logs"]
+    assert [(event.type, event.data) for _, event in plan.events] == first_pane
+    printed = io.StringIO()
+    await replay_plain(entries, speed=0, fmt="jsonl", out=printed)
+    rows = [json.loads(line) for line in printed.getvalue().splitlines()]
+    assert [(row["event"], row["data"]) for row in rows if row["event"] != "heartbeat"
+            ] == first_pane
+    server = ServerProcess("--replay", str(path), "--heartbeat", "0.2").start()
+    try:
+        served = await asyncio.wait_for(read_rounds(server.url, "logs", first_pane), 40)
+        assert len(served) == 2 * len(first_pane)
+    finally:
+        server.kill()
 
 
 @pytest.mark.anyio
@@ -176,7 +273,8 @@ async def test_a_recording_started_mid_stream_replays_in_the_state_it_was_starte
     async with app.run_test(size=(160, 45)) as pilot:
         await replay_to_the_end(pilot, feed)
         (pane,) = panes(app)
-        assert pane.state is State.LIVE and pane.renderer.stats.events == 3
+        states = [e.plain for e in pane.renderer.history.entries if e.kind == "state"]
+        assert states == ["── live ──", "── ended ──"] and pane.renderer.stats.events == 3
 
 
 def full_disk() -> TextIO:

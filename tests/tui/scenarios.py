@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
-from monitor.client.stream import StreamConfig, with_topic
+from monitor.client.stream import RECONNECT_AFRESH, StreamConfig, with_topic
 from monitor.recording.scripted import ScriptedStream
 from monitor.tui.app import MonitorApp
 from monitor.tui.widgets.entry_log import SCROLLBAR_SYNC
@@ -157,6 +157,30 @@ def with_gap() -> Scenario:
     return Scenario([(config("logs"), items)], now=end_of(items) + 0.3)
 
 
+def interrupted() -> Scenario:
+    """A run cut by a server restart (an other-run gap), a message cut by ctrl+r (no resume)."""
+    progress = live_stream("progress", 68)  # mid-run
+    end = end_of(progress)
+    tokens = live_stream("tokens", 10_000, until=end + 2)  # mid-message
+    last_id = [item for item in progress if isinstance(item, Event)][-1].id
+    now = end + 4.0
+    progress += [
+        change(State.RECONNECTING, end + 0.2, "server closed the connection", attempt=1,
+               delay=1.0),
+        change(State.CONNECTING, end + 1.2, f"resuming after {last_id}"),
+        change(State.LIVE, end + 1.3, status=200),
+        Gap(requested=last_id, reason="other-run", resume_from=None, missed=None,
+            detail="the id is from an earlier run of the server", received=end + 1.3,
+            id="7c1e5b90-0", raw=wire.encode_frame("gap", "{}", "7c1e5b90-0").decode()),
+    ]
+    tokens += [  # a new connection, no heartbeat on it yet: not overdue for the old one's
+        change(State.RECONNECTING, end + 2.9, RECONNECT_AFRESH, attempt=1),
+        change(State.CONNECTING, end + 2.9),
+        change(State.LIVE, end + 3.0, status=200),
+    ]
+    return Scenario([(config("progress"), progress), (config("tokens"), tokens)], now=now)
+
+
 def formats() -> Scenario:
     """Third-party formats, one pane each: OpenAI Chat, OpenAI Responses, Anthropic, others."""
     at = itertools.count(1)
@@ -248,6 +272,7 @@ VIEWS: dict[str, View] = {
     "reconnecting": View(reconnecting, (120, 32)),
     "gap": View(with_gap, (120, 32)),
     "gap_raw": View(with_gap, (120, 32), ("v",)),
+    "interrupted": View(interrupted, (120, 36)),
     "paused": View(three_topics, (160, 45), ("2", "p"), {"logs": later_logs(5)}),
     "filter": View(three_topics, (160, 45), ("2", "slash", *"warn", "enter")),
     "help": View(three_topics, (120, 40), ("question_mark",)),

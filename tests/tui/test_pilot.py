@@ -185,3 +185,51 @@ async def test_with_stream_process_the_app_reads_its_streams_in_a_second_process
         assert panes[0].renderer.stats.reconnects == 0
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # closing the app ended (and reaped) the stream process
+
+
+def history(pane: StreamPane) -> list[str]:
+    return [entry.plain for entry in pane.renderer.history.entries]
+
+
+def lives(source: RecordedStream) -> int:
+    return sum(isinstance(i, StateChange) and i.state is State.LIVE for i in source.seen)
+
+
+async def test_a_server_restart_interrupts_the_message_that_was_streaming(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    server = server_factory("--seed", "3", "--heartbeat", "0.3")
+    app, _ = monitor(stream_config(server, "tokens"))
+    async with app.run_test() as pilot:
+        pane = app.screen.query_one(StreamPane)
+        await until(pilot, lambda: bool(pane.renderer.tokens.open))  # a message is streaming
+        server.kill()
+        await until(pilot, lambda: pane.state is State.RECONNECTING)
+        assert pane.renderer.tokens.open  # the resume may still continue it
+        server.start()
+        await until(pilot, lambda: pane.renderer.stats.gaps == 1)
+        assert any(line.endswith("⚠ message interrupted: the server started another run")
+                   for line in history(pane))
+
+
+async def test_ctrl_r_starts_afresh_says_so_and_interrupts_what_was_open(
+    demo_server: ServerProcess,
+) -> None:
+    app, streams = monitor(stream_config(demo_server, "tokens"))
+    async with app.run_test() as pilot:
+        pane = app.screen.query_one(StreamPane)
+        await until(pilot, lambda: bool(pane.renderer.tokens.open))
+        await pilot.press("r")
+        await until(pilot, lambda: lives(streams[0]) == 2)
+        await until(pilot, lambda: bool(pane.renderer.tokens.open))
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: lives(streams[0]) == 3)
+        pane.flush()
+        markers = [line for line in history(pane) if line.startswith("── reconnecting")]
+        assert markers == [
+            "── reconnecting in 0s (attempt 1): reconnect requested ──",
+            "── reconnecting in 0s (attempt 1): reconnect requested, from scratch "
+            "(no Last-Event-ID) ──"]
+        interrupted = [line for line in history(pane) if "interrupted" in line]
+        assert len(interrupted) == 1  # by ctrl+r only: r resumed, so the message went on
+        assert interrupted[0].endswith("⚠ message interrupted: reconnected without resume")

@@ -187,3 +187,65 @@ def test_history_since_a_count_ahead_of_it_is_empty() -> None:
         e.plain for e in renderer.history.entries[1:]]
     assert renderer.history.since(3) == [] and renderer.history.since(7) == []
     assert renderer.raw.since(7) == []
+
+
+def open_run_and_message() -> PaneRenderer:
+    """A pane live with a run at 88% of a step and a message half streamed."""
+    renderer = PaneRenderer()
+    renderer.feed(change(State.LIVE, T0, status=200))
+    renderer.feed(event("RUN_STARTED", {"runId": "r1"}, 1, T0 + 1))
+    renderer.feed(event("progress", {"runId": "r1", "step": "drafting", "percent": 88}, 2, T0 + 2))
+    renderer.feed(event("TEXT_MESSAGE_CONTENT", {"messageId": "m1", "delta": "Half a"}, 3, T0 + 3))
+    assert "88%" in live_text(renderer) and "Half a" in live_text(renderer)
+    return renderer
+
+
+def test_an_other_run_gap_moves_open_runs_and_messages_to_the_history_as_interrupted() -> None:
+    renderer = open_run_and_message()
+    renderer.feed(change(State.RECONNECTING, T0 + 4, "server closed the connection", delay=1))
+    renderer.feed(change(State.CONNECTING, T0 + 5, "resuming after x-3"))
+    renderer.feed(change(State.LIVE, T0 + 5, status=200))
+    assert "88%" in live_text(renderer)  # a resumed connection may still finish them
+    renderer.feed(Gap("x-3", "other-run", "restarted", "y-1", None, T0 + 5))
+    assert renderer.live() is None
+    lines = drawn(renderer)
+    assert "⚠ run r1 interrupted at drafting 88%: the server started another run" in lines
+    assert "assistant ▸ Half a\n⚠ message interrupted: the server started another run" in lines
+
+
+def test_a_connection_without_resume_interrupts_what_was_open_and_a_resumed_one_does_not() -> None:
+    renderer = open_run_and_message()
+    renderer.feed(Gap("x-1", "evicted", "too old", "x-2", 1, T0 + 4))  # missed events, same run
+    renderer.feed(change(State.CONNECTING, T0 + 5, "resuming after x-3"))
+    assert renderer.live() is not None
+    renderer.feed(change(State.CONNECTING, T0 + 6))  # ctrl+r, or a server that sends no ids
+    assert renderer.live() is None
+    assert sum(line.endswith("interrupted: reconnected without resume")
+               or "88%: reconnected without resume" in line for line in drawn(renderer)) == 2
+
+
+def test_a_stream_that_ends_leaves_nothing_live() -> None:
+    for end in (change(State.ERROR, T0 + 9, "404 Not Found", status=404),
+                change(State.ENDED, T0 + 9, "end of the recording")):
+        renderer = open_run_and_message()
+        renderer.feed(end)
+        assert renderer.live() is None
+        assert any(line.startswith("⚠ run r1 interrupted") for line in drawn(renderer))
+
+
+def test_the_heartbeat_age_starts_again_with_every_connection() -> None:
+    renderer = PaneRenderer()
+    renderer.feed(change(State.LIVE, T0, status=200))
+    for beat in (2, 4):
+        renderer.feed(Heartbeat("{}", T0 + beat))
+    stats = renderer.stats
+    assert stats.heartbeat(T0 + 9, None) == ("♥ overdue 5s", "overdue")
+    renderer.feed(change(State.RECONNECTING, T0 + 10, "connection refused", delay=3))
+    assert stats.heartbeat(T0 + 50, None) == ("♡ -", "none")  # no connection: no age
+    renderer.feed(change(State.CONNECTING, T0 + 55, "resuming after x-1"))
+    renderer.feed(change(State.LIVE, T0 + 55, status=200))
+    assert stats.heartbeat(T0 + 56, None) == ("♡ waiting", "none")  # not `overdue 52s`
+    assert stats.heartbeat(T0 + 60, None) == ("♥ overdue 5s", "overdue")  # silent since
+    renderer.feed(Heartbeat("{}", T0 + 61))
+    assert stats.heartbeat(T0 + 61.5, None) == ("♥ 0s", "pulse")
+    assert stats.heartbeat_interval == 2  # the rhythm is never measured across connections

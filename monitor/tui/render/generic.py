@@ -68,6 +68,7 @@ STATE_STYLES = {
     State.RECONNECTING: "yellow",
     State.STOPPED: "dim",
     State.ERROR: "bold red",
+    State.ENDED: "dim",
 }
 
 

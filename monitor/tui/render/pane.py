@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 
 from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
+from monitor.client.stream import RESUMING
 from monitor.tui.render.entries import Entry
 from monitor.tui.render.generic import gap_entry, generic_entry, raw_entry, raw_frame, state_entry
 from monitor.tui.render.logs import LogRenderer
@@ -18,6 +19,23 @@ from monitor.tui.render.stats import PaneStats
 from monitor.tui.render.tokens import TokenRenderer
 
 DEFAULT_MAX_LINES = 2000  # entries a pane keeps (`--max-lines`)
+ENDS_CONNECTION = (State.STOPPED, State.ERROR, State.ENDED)
+
+
+def interruption(item: StreamItem) -> str | None:
+    """Why open runs and messages can no longer finish after `item`, or None when they can.
+
+    A resumed connection continues them; a fresh start, a server's new run or an end does not.
+    """
+    if isinstance(item, Gap):
+        return "the server started another run" if item.reason == "other-run" else None
+    if not isinstance(item, StateChange):
+        return None
+    if item.state is State.CONNECTING and not item.reason.startswith(RESUMING):
+        return "reconnected without resume"
+    if item.state is State.ENDED:
+        return "the recording ends here"
+    return item.describe() if item.state in ENDS_CONNECTION else None
 
 
 def event_name(event: Event, payload: Any) -> str:
@@ -92,6 +110,8 @@ class PaneRenderer:
                 self.history.add(state_entry(item))
         elif not isinstance(item, Heartbeat):  # heartbeats live in the status bar only
             raise TypeError(f"not a stream item: {item!r}")
+        if (why := interruption(item)) is not None:  # below the line that says why
+            self._interrupt(why)
 
     def _event(self, event: Event) -> None:
         payload = event.json()
@@ -109,6 +129,14 @@ class PaneRenderer:
         for entry in rendered.entries:
             self.history.add(entry)
         if rendered.live_changed:
+            self.live_version += 1
+
+    def _interrupt(self, why: str) -> None:
+        """Move what is still open to the history, marked interrupted."""
+        entries = [*self.progress.interrupt(why), *self.tokens.interrupt(why)]
+        for entry in entries:
+            self.history.add(entry)
+        if entries:
             self.live_version += 1
 
     def live(self) -> RenderableType | None:

@@ -70,6 +70,18 @@ class ProgressRenderer:
         self.tool_names.clear()
         self.tool_args.clear()
 
+    def interrupt(self, why: str) -> list[Entry]:
+        """Close every open run as interrupted (it can no longer finish here): one line each."""
+        entries = []
+        for run in self.runs.values():
+            line = shown(f"⚠ run {run.run_id} interrupted", "bold yellow")
+            if (step := run.current()) is not None and step.status == "running":
+                append_shown(line, f" at {step.name} {step.percent:.0f}%", "yellow")
+            append_shown(line, f": {why}", "yellow")
+            entries.append(Entry(line, line.plain))
+        self.clear()
+        return entries
+
     def handle(self, event: Event, payload: Any, name: str) -> Rendered | None:
         if not isinstance(payload, dict):
             return None

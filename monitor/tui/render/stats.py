@@ -55,8 +55,9 @@ class PaneStats:
     heartbeats: int = 0
     reconnects: int = 0
     last_id: str = ""
-    last_heartbeat: float | None = None
+    last_heartbeat: float | None = None  # on the current connection
     heartbeat_interval: float | None = None  # observed between the last two heartbeats
+    live_since: float | None = None  # when the current connection went live; None when down
     recent: RateCounter = field(default_factory=RateCounter)
     latency: LatencyWindow = field(default_factory=LatencyWindow)  # fed by the renderer
     _latency_shown: tuple[int, str] = (-1, "")  # (refresh tick, text)
@@ -67,7 +68,7 @@ class PaneStats:
             self.recent.add(item.received)
             self.last_id = item.id or self.last_id
         elif isinstance(item, Heartbeat):
-            if self.last_heartbeat is not None:
+            if self.last_heartbeat is not None:  # never across connections: that is no rhythm
                 self.heartbeat_interval = item.received - self.last_heartbeat
             self.heartbeats += 1
             self.last_heartbeat = item.received
@@ -77,19 +78,32 @@ class PaneStats:
         else:
             self.state = item
             self.reconnects += item.state is State.RECONNECTING  # as SSEStream counts them
+            if item.state is not State.LIVE or self.live_since is None:
+                # Heartbeats are judged per connection: a new one starts with no age to carry
+                self.last_heartbeat = None
+                self.live_since = item.at if item.state is State.LIVE else None
 
     def rate(self, now: float) -> float:
         """Events per second over the last RATE_WINDOW seconds."""
         return self.recent.rate(now)
 
     def heartbeat(self, now: float, expected: float | None) -> tuple[str, str]:
-        """(text, level) of the heartbeat indicator; level is none, pulse, ok or overdue."""
-        if self.last_heartbeat is None:
+        """(text, level) of the heartbeat indicator; level is none, pulse, ok or overdue.
+
+        Only the current connection counts: while it is down there is no age, and a new one
+        is overdue only when it too stays silent past the expected interval.
+        """
+        if self.heartbeats == 0:
             return "♡ no heartbeat", "none"
-        age = max(0.0, now - self.last_heartbeat)
+        since = self.last_heartbeat if self.last_heartbeat is not None else self.live_since
+        if since is None:  # no connection, so no age
+            return "♡ -", "none"
+        age = max(0.0, now - since)
         interval = expected or self.heartbeat_interval
         if interval and age > OVERDUE_FACTOR * interval:
             return f"♥ overdue {age:.0f}s", "overdue"
+        if self.last_heartbeat is None:  # a new connection, none on it yet
+            return "♡ waiting", "none"
         return f"♥ {age:.0f}s", "pulse" if age < PULSE else "ok"
 
     def gaps_text(self) -> str:

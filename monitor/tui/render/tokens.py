@@ -94,6 +94,16 @@ class TokenRenderer:
     def clear(self) -> None:
         self.open.clear()
 
+    def interrupt(self, why: str) -> list[Entry]:
+        """Close every open message as interrupted (no more of it will come): what it had."""
+        entries = []
+        for message in self.open.values():
+            text = message.render(open_=False)
+            append_shown(text, f"\n⚠ message interrupted: {why}", "yellow")
+            entries.append(Entry(text, text.plain))
+        self.clear()
+        return entries
+
     def handle(self, event: Event, payload: Any, name: str) -> Rendered | None:
         if event.data.strip() == DONE:  # OpenAI's end-of-stream sentinel
             return self._close_all("■ [DONE]")

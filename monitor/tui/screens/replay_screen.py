@@ -11,6 +11,9 @@ from monitor.recording.playback import play
 from monitor.tui.screens.main_screen import MonitorScreen, MonitorSettings
 
 SPEEDS = (1 / 16, 64.0)  # slowest and fastest pace the speed keys reach
+# What acts on a live connection or a server: nothing to do over a recording
+LIVE_ONLY = frozenset({"reconnect", "reconnect-all", "reconnect-fresh", "switch-topic",
+                       "add-pane", "record", "record-all"})
 DELIVERY_BATCH = 1000  # items handed to the panes between two looks at the keys
 
 
@@ -32,9 +35,9 @@ class ReplayScreen(MonitorScreen):
                 tooltip="Replay: jump back a minute"),
         Binding("right_curly_bracket", "seek(60)", "+1m", id="seek-forward-minute", show=False,
                 tooltip="Replay: jump ahead a minute"),
-        Binding("minus", "speed(0.5)", "Slower", id="slower", show=False,
+        Binding("minus", "speed(0.5)", "Slower", id="slower",
                 tooltip="Replay: half the pace"),
-        Binding("plus", "speed(2)", "Faster", id="faster", show=False,
+        Binding("plus", "speed(2)", "Faster", id="faster",
                 tooltip="Replay: double the pace"),
     ]
 
@@ -42,6 +45,14 @@ class ReplayScreen(MonitorScreen):
                  feed: ReplayFeed) -> None:
         super().__init__(configs, settings)
         self.feed = feed
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The live-only keys neither show in the footer nor act."""
+        return action not in self._live_only_actions
+
+    _live_only_actions = frozenset(
+        binding.action for binding in MonitorScreen.BINDINGS
+        if isinstance(binding, Binding) and binding.id in LIVE_ONLY)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -86,4 +97,6 @@ class ReplayScreen(MonitorScreen):
     @classmethod
     def bindings_with_ids(cls) -> list[Binding]:
         own = [binding for binding in cls.BINDINGS if isinstance(binding, Binding) and binding.id]
-        return [*MonitorScreen.bindings_with_ids(), *own]
+        shared = [binding for binding in MonitorScreen.bindings_with_ids()
+                  if binding.id not in LIVE_ONLY]
+        return [*shared, *own]

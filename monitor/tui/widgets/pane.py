@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -33,6 +34,7 @@ from monitor.tui.widgets.live_panel import LivePanel
 from monitor.tui.widgets.pane_status import PaneStatus
 
 SourceFactory = Callable[[StreamConfig], ItemSource]
+_SERIALS = itertools.count(1)
 
 
 class StreamPane(Vertical):
@@ -53,6 +55,7 @@ class StreamPane(Vertical):
         self.clock = clock
         self.max_lines = max_lines
         self.renderer = PaneRenderer(max_lines)
+        self.serial = next(_SERIALS)  # tells apart, in a recording, two panes on one stream
         self._drawn = 0  # entries of the shown history already written to the log
         self._live_drawn = -1
         self._events_at_pause = 0
@@ -106,7 +109,8 @@ class StreamPane(Vertical):
 
     def _record(self, recorder: Recorder, item: StreamItem) -> None:
         try:
-            recorder.write(StreamKey(self.source.config.url, self.source.config.topic), item)
+            config = self.source.config
+            recorder.write(StreamKey(config.url, config.topic, self.serial), item)
         except RecordingError as exc:
             self.record(None)
             self.post_message(RecordingFailed(str(exc)))  # the screen stops every pane's REC
