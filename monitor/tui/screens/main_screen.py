@@ -129,7 +129,7 @@ class MonitorScreen(Screen[None]):
         """Header subtitle: the server(s), and how many panes are in which state."""
         servers = dict.fromkeys(server_of(pane.source.config.url) for pane in self.panes)
         states = Counter(pane.state.value for pane in self.panes)
-        counts = ", ".join(f"{count} {state}" for state, count in states.items())
+        counts = ", ".join(f"{count} {counted(state, count)}" for state, count in states.items())
         self.sub_title = visible(" ".join(servers)) + (f" · {counts}" if counts else "")
 
     @on(PaneActivated)
@@ -219,6 +219,9 @@ class MonitorScreen(Screen[None]):
         panes = self.panes
         if 0 < number <= len(panes):
             panes[number - 1].focus_log()
+        else:
+            self.notify(f"No pane {number}: there {counted('is', len(panes))} "
+                        f"{len(panes)} {counted('pane', len(panes))}", severity="warning")
 
     def action_cycle_pane(self, step: int) -> None:
         panes = self.panes
@@ -310,6 +313,14 @@ class MonitorScreen(Screen[None]):
     def bindings_with_ids(cls) -> list[Binding]:
         return [binding for binding in cls.BINDINGS
                 if isinstance(binding, Binding) and binding.id]
+
+
+PLURALS = {"is": "are", "error": "errors", "pane": "panes"}  # states are adjectives but one
+
+
+def counted(word: str, count: int) -> str:
+    """`word` as it reads after `count`: `1 error`, `2 errors`, `2 live`."""
+    return word if count == 1 else PLURALS.get(word, word)
 
 
 def server_of(url: str) -> str:
