@@ -271,4 +271,6 @@ VIEWS: dict[str, View] = {
     "topic_dialog": View(three_topics, (120, 32), ("3", "t")),
     "narrow": View(three_topics, (70, 30)),
     "crowded": View(crowded, (160, 45)),
+    "small": View(three_topics, (80, 24)),
+    "small_other_page": View(three_topics, (80, 24), ("3",)),
 }

@@ -50,7 +50,10 @@ def config_for(choice: str, current: StreamConfig) -> StreamConfig:
 class MonitorScreen(Screen[None]):
     """Every binding has an id, so users can remap it (see SSE_MONITOR_KEYS in the README)."""
 
+    # Help and Quit first: the footer shows keys in this order and cuts off the last ones
     BINDINGS = [
+        Binding("question_mark", "help", "Help", id="help", tooltip="Show every key"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit sse-monitor"),
         Binding("r", "reconnect", "Reconnect", id="reconnect",
                 tooltip="Reconnect the focused pane, resuming from its last event id"),
         Binding("R", "reconnect_all", "Reconnect all", id="reconnect-all", show=False,
@@ -81,8 +84,6 @@ class MonitorScreen(Screen[None]):
                 tooltip="Start or stop recording the focused pane (● REC) to a JSON Lines file"),
         Binding("S", "toggle_record_all", "Record all", id="record-all", show=False,
                 tooltip="Start or stop recording every pane"),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Show every key"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Quit sse-monitor"),
     ]
 
     def __init__(self, configs: list[StreamConfig], settings: MonitorSettings) -> None:
@@ -108,7 +109,7 @@ class MonitorScreen(Screen[None]):
     def on_mount(self) -> None:
         self._panes_changed()
         if self.panes:
-            self.panes[0].focus_log()
+            self.focus_pane(self.panes[0])
 
     def _new_pane(self, config: StreamConfig) -> StreamPane:
         pane = StreamPane(self.settings.source_factory(config),
@@ -121,7 +122,7 @@ class MonitorScreen(Screen[None]):
     def _panes_changed(self) -> None:
         for number, pane in enumerate(self.panes, 1):
             pane.number = number
-        self.query_one(PaneGrid).fit_columns()
+        self.query_one(PaneGrid).fit_columns()  # numbers and names changed: the tabs too
         self.query_one("#empty").display = not self.panes
         self._update_summary()
 
@@ -138,6 +139,7 @@ class MonitorScreen(Screen[None]):
             self.active.remove_class("-active")
         self.active = event.pane
         event.pane.add_class("-active")
+        self.query_one(PaneGrid).show_page_of(event.pane)
 
     @on(PaneStateChanged)
     def _state_changed(self, event: PaneStateChanged) -> None:
@@ -181,7 +183,7 @@ class MonitorScreen(Screen[None]):
         def switched(choice: str | None) -> None:
             if choice and pane.is_attached:
                 pane.switch(config_for(choice, pane.source.config))
-                self._update_summary()
+                self._panes_changed()
 
         config = pane.source.config
         self.app.push_screen(TopicDialog(f"Switch pane {pane.number} ({pane.topic}) to",
@@ -198,7 +200,7 @@ class MonitorScreen(Screen[None]):
                 pane = self._new_pane(config_for(choice, base))
                 await self.query_one(PaneGrid).mount(pane)
                 self._panes_changed()
-                pane.focus_log()
+                self.focus_pane(pane)
 
         self.app.push_screen(TopicDialog("Add a pane for",
                                          lambda: self.settings.load_topics(base)), added)
@@ -213,12 +215,17 @@ class MonitorScreen(Screen[None]):
         await pane.remove()
         self._panes_changed()
         if self.panes:
-            self.panes[min(index, len(self.panes) - 1)].focus_log()
+            self.focus_pane(self.panes[min(index, len(self.panes) - 1)])
+
+    def focus_pane(self, pane: StreamPane) -> None:
+        """Focus `pane`, bringing its page on screen first when the panes are paged."""
+        self.query_one(PaneGrid).show_page_of(pane)
+        pane.focus_log()
 
     def action_focus_pane(self, number: int) -> None:
         panes = self.panes
         if 0 < number <= len(panes):
-            panes[number - 1].focus_log()
+            self.focus_pane(panes[number - 1])
         else:
             self.notify(f"No pane {number}: there {counted('is', len(panes))} "
                         f"{len(panes)} {counted('pane', len(panes))}", severity="warning")
@@ -227,7 +234,7 @@ class MonitorScreen(Screen[None]):
         panes = self.panes
         if panes:
             index = panes.index(self.active) if self.active in panes else -step
-            panes[(index + step) % len(panes)].focus_log()
+            self.focus_pane(panes[(index + step) % len(panes)])
 
     def action_toggle_record(self) -> None:
         pane = self.active
