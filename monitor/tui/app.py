@@ -29,6 +29,7 @@ from monitor.recording.format import Recorder
 from monitor.tui.commands import MonitorCommands
 from monitor.tui.render.pane import DEFAULT_MAX_LINES
 from monitor.tui.screens.help_screen import HelpScreen
+from monitor.tui.screens.inspector_screen import InspectorScreen
 from monitor.tui.screens.main_screen import MonitorScreen, MonitorSettings
 from monitor.tui.screens.replay_screen import ReplayScreen
 from monitor.tui.screens.topic_dialog import TopicDialog
@@ -38,8 +39,8 @@ from monitor.tui.widgets.pane import SourceFactory
 
 KEYMAP_VARIABLE = "SSE_MONITOR_KEYS"
 # Every class whose bindings a keymap may name
-REMAPPABLE: tuple[type[DOMNode], ...] = (MonitorScreen, ReplayScreen, HelpScreen, TopicDialog,
-                                         FilterBar)
+REMAPPABLE: tuple[type[DOMNode], ...] = (MonitorScreen, ReplayScreen, InspectorScreen,
+                                         HelpScreen, TopicDialog, FilterBar)
 
 
 async def load_topics(config: StreamConfig) -> list[dict[str, Any]]:

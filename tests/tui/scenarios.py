@@ -272,5 +272,7 @@ VIEWS: dict[str, View] = {
     "narrow": View(three_topics, (70, 30)),
     "crowded": View(crowded, (160, 45)),
     "small": View(three_topics, (80, 24)),
+    "inspector": View(three_topics, (120, 40), ("2", "i", "k")),
+    "inspector_text": View(formats, (120, 32), ("4", "i")),
     "small_other_page": View(three_topics, (80, 24), ("3",)),
 }

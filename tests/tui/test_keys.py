@@ -96,7 +96,7 @@ async def test_every_binding_is_in_the_command_palette() -> None:
         titles = [title for title, _, _ in provider._commands()]
         ids = [b.id for b in app.screen.bindings_with_ids()]
         assert len(titles) == len(ids)
-        assert "Reconnect all (R)" in titles
+        assert "Reconnect all (R)" in titles and "Inspect (i)" in titles
 
 
 async def test_keys_can_be_remapped_by_id() -> None:
@@ -117,7 +117,8 @@ def test_keymap_spec_errors_are_clear() -> None:
 
 
 def test_keymap_with_an_unknown_id_lists_the_valid_ones() -> None:
-    with pytest.raises(ValueError, match="unknown binding id 'paws'; valid ids: reconnect, "):
+    with pytest.raises(ValueError,
+                       match="unknown binding id 'paws'; valid ids: help, quit, reconnect, "):
         parse_keymap("pause=x; paws=p")
 
 

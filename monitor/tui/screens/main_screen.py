@@ -21,6 +21,7 @@ from monitor.recording.format import Recorder, RecordingError, recording_name
 from monitor.tui.messages import PaneActivated, PaneStateChanged, RecordingFailed
 from monitor.tui.render.pane import DEFAULT_MAX_LINES
 from monitor.tui.screens.help_screen import HelpScreen, KeyRow
+from monitor.tui.screens.inspector_screen import InspectorScreen
 from monitor.tui.screens.topic_dialog import TopicDialog
 from monitor.tui.widgets.pane import SourceFactory, StreamPane
 from monitor.tui.widgets.pane_grid import PaneGrid
@@ -74,6 +75,8 @@ class MonitorScreen(Screen[None]):
                 tooltip="Clear the focused pane's lines"),
         Binding("v", "toggle_raw", "Raw view", id="raw-view",
                 tooltip="Show the focused pane's frames as received, or rendered again"),
+        Binding("i", "inspect", "Inspect", id="inspect",
+                tooltip="Inspect the focused pane's events one at a time, newest first"),
         Binding("tab", "cycle_pane(1)", "Next pane", id="next-pane", show=False,
                 tooltip="Focus the next pane"),
         Binding("shift+tab", "cycle_pane(-1)", "Previous pane", id="previous-pane", show=False,
@@ -174,6 +177,15 @@ class MonitorScreen(Screen[None]):
     def action_toggle_raw(self) -> None:
         if self.active:
             self.active.raw_view = not self.active.raw_view
+
+    def action_inspect(self) -> None:
+        pane = self.active
+        if pane is None:
+            return
+        if not pane.renderer.events.appended:
+            self.notify(f"Pane {pane.number} has no events to inspect yet", severity="warning")
+            return
+        self.app.push_screen(InspectorScreen(pane.renderer.events, f"{pane.number} {pane.topic}"))
 
     def action_switch_topic(self) -> None:
         pane = self.active
@@ -314,6 +326,11 @@ class MonitorScreen(Screen[None]):
                     rows.append((f"1…{MAX_DIGIT}", "Focus pane by number", "pane-1 … pane-9"))
                 continue
             rows.append((keys.get(binding.id, ""), binding.tooltip, binding.id))
+        for binding in InspectorScreen.BINDINGS:  # the inspector's own keys, once it is open
+            if isinstance(binding, Binding) and binding.id:
+                shown = " ".join(self.app.get_key_display(replace(binding, key=key.strip()))
+                                 for key in binding.key.split(","))
+                rows.append((shown, binding.tooltip, binding.id))
         return rows
 
     @classmethod
