@@ -84,4 +84,4 @@ class InspectorScreen(ModalScreen[None]):
         event = self.event
         if event is not None:
             self.app.copy_to_clipboard(event.data)
-            self.notify(f"Copied the data: {len(event.data):,} characters", markup=False)
+            self.notify(f"Data sent to the clipboard: {len(event.data):,} characters", markup=False)
