@@ -20,6 +20,8 @@ SHOTS = {  # file name -> view
     "reconnecting": "reconnecting",
     "gap": "gap",
     "help": "help",
+    "inspector": "inspector",
+    "small-terminal": "small",
 }
 
 

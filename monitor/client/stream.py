@@ -259,7 +259,8 @@ class SSEStream:
                 except StopAsyncIteration:
                     raise _Retry("stream ended by the server", kind="ended") from None
                 except TimeoutError:
-                    raise _Retry(f"no data for {self._watchdog_timeout():g}s (watchdog)") from None
+                    silence = seconds_text(self._watchdog_timeout())
+                    raise _Retry(f"no data for {silence} (watchdog)") from None
                 self.stats.bytes += len(chunk)
                 self.stats.last_received = self.config.clock()
                 try:
@@ -305,7 +306,8 @@ class SSEStream:
         try:
             response = await self._wait(self._send(client, request), self._watchdog_timeout())
         except TimeoutError:
-            raise _Retry(f"no response for {self._watchdog_timeout():g}s (watchdog)") from None
+            silence = seconds_text(self._watchdog_timeout())
+            raise _Retry(f"no response for {silence} (watchdog)") from None
         status = response.status_code
         if status == 204:
             await response.aclose()
@@ -496,3 +498,9 @@ class ItemSource(Protocol):
     def reconnect(self, resume: bool = True) -> None: ...
 
     def stop(self, reason: str = "stopped by user") -> None: ...
+
+
+def seconds_text(seconds: float) -> str:
+    """`15s`, `2.5s`, `0.3s`: two significant digits, whole seconds from ten up (an auto watchdog
+    is a measured interval times three, never a round number)."""
+    return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.2g}s"

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 from textual.app import App
-from textual.binding import Keymap
+from textual.binding import Binding, Keymap
+from textual.dom import DOMNode
 
 from monitor.client.process import StreamProcess
 from monitor.client.stream import SSEStream, StreamConfig
@@ -27,12 +28,19 @@ from monitor.recording.feeds import ReplayFeed
 from monitor.recording.format import Recorder
 from monitor.tui.commands import MonitorCommands
 from monitor.tui.render.pane import DEFAULT_MAX_LINES
+from monitor.tui.screens.help_screen import HelpScreen
+from monitor.tui.screens.inspector_screen import InspectorScreen
 from monitor.tui.screens.main_screen import MonitorScreen, MonitorSettings
 from monitor.tui.screens.replay_screen import ReplayScreen
+from monitor.tui.screens.topic_dialog import TopicDialog
 from monitor.tui.textual_fixes import break_strip_cycles
+from monitor.tui.widgets.filter_bar import FilterBar
 from monitor.tui.widgets.pane import SourceFactory
 
 KEYMAP_VARIABLE = "SSE_MONITOR_KEYS"
+# Every class whose bindings a keymap may name
+REMAPPABLE: tuple[type[DOMNode], ...] = (MonitorScreen, ReplayScreen, InspectorScreen,
+                                         HelpScreen, TopicDialog, FilterBar)
 
 
 async def load_topics(config: StreamConfig) -> list[dict[str, Any]]:
@@ -112,7 +120,18 @@ def parse_keymap(spec: str) -> Keymap:
         if not sep or not binding_id.strip() or not keys.strip():
             raise ValueError(f"{KEYMAP_VARIABLE}: expected id=keys, got {entry!r}")
         keymap[binding_id.strip()] = keys.strip()
+    unknown = [binding_id for binding_id in keymap if binding_id not in binding_ids()]
+    if unknown:
+        raise ValueError(f"{KEYMAP_VARIABLE}: unknown binding id {', '.join(map(repr, unknown))}"
+                         f"; valid ids: {', '.join(binding_ids())}")
     return keymap
+
+
+def binding_ids() -> list[str]:
+    """The id of every key binding of the monitor, in the order the help screen lists them."""
+    ids = (binding.id for node in REMAPPABLE for binding in node.BINDINGS
+           if isinstance(binding, Binding) and binding.id)
+    return list(dict.fromkeys(ids))
 
 
 def run_app(configs: list[StreamConfig], args: argparse.Namespace, *,

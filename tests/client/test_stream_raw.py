@@ -175,6 +175,15 @@ async def test_watchdog_replaces_a_silent_connection() -> None:
     assert len(server.requests) == 2
 
 
+async def test_watchdog_reason_rounds_its_seconds() -> None:
+    silent = stream(hold=30)
+    async with RawServer([silent, stream(b"data: fresh\n\n", hold=30)]) as server:
+        sse = SSEStream(config(server.url, watchdog=0.30004))
+        items = await collect(sse, until=lambda i: isinstance(i, Event))
+    waiting = next(i for i in items if isinstance(i, StateChange) and i.state is State.RECONNECTING)
+    assert waiting.reason == "no data for 0.3s (watchdog)"
+
+
 async def test_comments_keep_the_watchdog_quiet() -> None:
     chatty = stream(*[b": ping\n"] * 8, b"data: done\n\n", pause=0.1)
     async with RawServer([chatty]) as server:

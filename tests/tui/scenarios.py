@@ -139,6 +139,23 @@ def reconnecting() -> Scenario:
                      (config("metrics"), missing)], now=now)
 
 
+def crowded() -> Scenario:
+    """Three panes in 160 columns: one reconnecting (a long state), one live with a late heartbeat
+    and a gap; the status bars must shorten their words, not cut them."""
+    logs = live_stream("logs", 30)
+    down = end_of(logs) + 0.1
+    logs += [change(State.RECONNECTING, down, "connection refused", attempt=2, delay=7.5)]
+    progress = live_stream("progress", 25)
+    progress += [Gap(requested=f"{EPOCH}-25", reason="evicted", resume_from=f"{EPOCH}-31",
+                     missed=5, detail="", received=end_of(progress) + 0.1)]
+    tokens = [change(State.CONNECTING, T0),
+              change(State.LIVE, T0, "redirected to http://127.0.0.1:8001/stream; "
+                     "credentials not sent", status=200),
+              *simulated("tokens", 40)]
+    return Scenario([(config("logs"), logs), (config("progress"), progress),
+                     (config("tokens"), tokens)], now=down + 51)
+
+
 def with_gap() -> Scenario:
     """A logs pane that dropped, came back to a restarted server, and was told of a gap."""
     before = live_stream("logs", 12)
@@ -278,4 +295,9 @@ VIEWS: dict[str, View] = {
     "help": View(three_topics, (120, 40), ("question_mark",)),
     "topic_dialog": View(three_topics, (120, 32), ("3", "t")),
     "narrow": View(three_topics, (70, 30)),
+    "crowded": View(crowded, (160, 45)),
+    "small": View(three_topics, (80, 24)),
+    "inspector": View(three_topics, (120, 40), ("2", "i", "k")),
+    "inspector_text": View(formats, (120, 32), ("4", "i")),
+    "small_other_page": View(three_topics, (80, 24), ("3",)),
 }

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
+from monitor.client.events import State
 from monitor.tui.app import MonitorApp, parse_keymap
 from monitor.tui.commands import MonitorCommands
 from monitor.tui.widgets.pane import StreamPane
-from tests.tui.scenarios import Scenario, settle, three_topics
+from tests.tui.scenarios import T0, Scenario, change, config, settle, three_topics
 
 pytestmark = pytest.mark.anyio
 
@@ -91,7 +96,7 @@ async def test_every_binding_is_in_the_command_palette() -> None:
         titles = [title for title, _, _ in provider._commands()]
         ids = [b.id for b in app.screen.bindings_with_ids()]
         assert len(titles) == len(ids)
-        assert "Reconnect all (R)" in titles
+        assert "Reconnect all (R)" in titles and "Inspect (i)" in titles
 
 
 async def test_keys_can_be_remapped_by_id() -> None:
@@ -109,3 +114,40 @@ async def test_keys_can_be_remapped_by_id() -> None:
 def test_keymap_spec_errors_are_clear() -> None:
     with pytest.raises(ValueError, match="expected id=keys"):
         parse_keymap("pause")
+
+
+def test_keymap_with_an_unknown_id_lists_the_valid_ones() -> None:
+    with pytest.raises(ValueError,
+                       match="unknown binding id 'paws'; valid ids: help, quit, reconnect, "):
+        parse_keymap("pause=x; paws=p")
+
+
+def test_sse_monitor_refuses_an_unknown_binding_id_in_one_line() -> None:
+    env = {**os.environ, "SSE_MONITOR_KEYS": "pause=x;reconect=ctrl+x"}
+    done = subprocess.run([sys.executable, "-m", "monitor", "http://127.0.0.1:9/stream"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    print(done.stderr)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "unknown binding id 'reconect'" in lines[0] and "reconnect-fresh" in lines[0]
+
+
+async def test_a_digit_past_the_last_pane_says_there_is_no_such_pane() -> None:
+    app = three_topics().app()
+    async with app.run_test(size=(160, 45), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "9")
+        await pilot.pause()
+        assert app.screen.active is panes(app)[1]
+        assert [n.message for n in app._notifications] == ["No pane 9: there are 3 panes"]
+
+
+async def test_header_counts_states_as_they_read() -> None:
+    failed = [change(State.CONNECTING, T0), change(State.ERROR, T0 + 0.1, "404 Not Found")]
+    scenario = Scenario([(config("a"), failed), (config("b"), list(failed)),
+                         (config("c"), [change(State.LIVE, T0)])], now=T0 + 1)
+    app = scenario.app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        assert app.screen.sub_title.endswith("· 2 errors, 1 live")

@@ -6,9 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from textual.widgets._footer import FooterKey
 
 from monitor.tui.widgets.pane import StreamPane
-from monitor.tui.widgets.pane_grid import FLUSH_BUDGET, PaneGrid
+from monitor.tui.widgets.pane_grid import FLUSH_BUDGET, PaneGrid, layout
+from monitor.tui.widgets.pane_tabs import PaneTabs
 from tests.tui.scenarios import settle, three_topics
 
 pytestmark = pytest.mark.anyio
@@ -72,3 +74,48 @@ async def test_a_flush_measures_what_it_cost() -> None:
         pane.flush_cost = -1.0
         pane.flush()
         assert 0.0 <= pane.flush_cost < 1.0
+
+
+async def test_a_small_terminal_pages_the_panes_and_names_them_all() -> None:
+    app = three_topics().app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        grid = app.screen.query_one(PaneGrid)
+        panes = list(grid.query_children(StreamPane))
+        tabs = grid.query_one(PaneTabs)
+
+        def on_screen() -> list[str]:
+            return [pane.topic for pane in panes if pane.display and pane.region.height]
+
+        def named() -> str:
+            return str(tabs.render())
+
+        assert tabs.display and tabs.region.height == 1
+        assert on_screen() == ["progress", "logs"]
+        assert "1 progress" in named() and "2 logs" in named() and "3 tokens" in named()
+        assert "+1 more" in named()
+        await pilot.press("3")
+        await settle(pilot)
+        assert on_screen() == ["tokens"] and app.screen.active is panes[2]
+        assert "+2 more" in named()
+        await pilot.press("tab")
+        await settle(pilot)
+        assert on_screen() == ["progress", "logs"] and app.screen.active is panes[0]
+        keys = {key.key: key.region for key in app.screen.query(FooterKey)}
+        for key in ("question_mark", "q"):  # Help and Quit whole on screen
+            assert keys[key].width and keys[key].right <= 80, (key, keys[key])
+
+
+async def test_a_large_terminal_shows_every_pane_without_tabs() -> None:
+    app = three_topics().app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        grid = app.screen.query_one(PaneGrid)
+        assert not grid.query_one(PaneTabs).display
+        assert all(pane.display and pane.region.height for pane in grid.query(StreamPane))
+
+
+def test_layout_pages_hold_the_active_pane() -> None:
+    assert layout(3, 80, 22, 0).shown == range(2) and layout(3, 80, 22, 2).shown == range(2, 3)
+    assert not layout(3, 160, 43, 0).paged and layout(3, 160, 43, 0).columns == 3
+    assert layout(9, 80, 5, 4).shown == range(4, 5)  # too small for one: one pane a page

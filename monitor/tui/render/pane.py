@@ -12,6 +12,7 @@ from rich.console import Group, RenderableType
 from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
 from monitor.client.stream import RESUMING
 from monitor.tui.render.entries import Entry
+from monitor.tui.render.event_ring import EventRing
 from monitor.tui.render.generic import gap_entry, generic_entry, raw_entry, raw_frame, state_entry
 from monitor.tui.render.logs import LogRenderer
 from monitor.tui.render.progress import ProgressRenderer
@@ -91,6 +92,7 @@ class PaneRenderer:
         self.history = History(max_lines)
         self.raw = History(max_lines, raw_entry)
         self.stats = PaneStats()
+        self.events = EventRing(max_lines)  # what the inspector (i) shows, as many as lines
         self.progress = ProgressRenderer()
         self.tokens = TokenRenderer()
         self.logs = LogRenderer()
@@ -114,6 +116,7 @@ class PaneRenderer:
             self._interrupt(why)
 
     def _event(self, event: Event) -> None:
+        self.events.add(event)
         payload = event.json()
         # Publish-to-display latency, timed on arrival: the pane draws within one flush of it.
         self.stats.latency.observe_event(payload, event.received)
@@ -148,6 +151,7 @@ class PaneRenderer:
         """Forget what is drawn (history, raw, open messages and runs); counters stay."""
         self.history.clear()
         self.raw.clear()
+        self.events.clear()
         self.progress.clear()
         self.tokens.clear()
         self.live_version += 1

@@ -21,6 +21,7 @@ from monitor.recording.format import Recorder, RecordingError, recording_name
 from monitor.tui.messages import PaneActivated, PaneStateChanged, RecordingFailed
 from monitor.tui.render.pane import DEFAULT_MAX_LINES
 from monitor.tui.screens.help_screen import HelpScreen, KeyRow
+from monitor.tui.screens.inspector_screen import InspectorScreen
 from monitor.tui.screens.topic_dialog import TopicDialog
 from monitor.tui.widgets.pane import SourceFactory, StreamPane
 from monitor.tui.widgets.pane_grid import PaneGrid
@@ -50,7 +51,10 @@ def config_for(choice: str, current: StreamConfig) -> StreamConfig:
 class MonitorScreen(Screen[None]):
     """Every binding has an id, so users can remap it (see SSE_MONITOR_KEYS in the README)."""
 
+    # Help and Quit first: the footer shows keys in this order and cuts off the last ones
     BINDINGS = [
+        Binding("question_mark", "help", "Help", id="help", tooltip="Show every key"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit sse-monitor"),
         Binding("r", "reconnect", "Reconnect", id="reconnect",
                 tooltip="Reconnect the focused pane, resuming from its last event id"),
         Binding("R", "reconnect_all", "Reconnect all", id="reconnect-all", show=False,
@@ -71,6 +75,8 @@ class MonitorScreen(Screen[None]):
                 tooltip="Clear the focused pane's lines"),
         Binding("v", "toggle_raw", "Raw view", id="raw-view",
                 tooltip="Show the focused pane's frames as received, or rendered again"),
+        Binding("i", "inspect", "Inspect", id="inspect",
+                tooltip="Inspect the focused pane's events one at a time, newest first"),
         Binding("tab", "cycle_pane(1)", "Next pane", id="next-pane", show=False,
                 tooltip="Focus the next pane"),
         Binding("shift+tab", "cycle_pane(-1)", "Previous pane", id="previous-pane", show=False,
@@ -81,8 +87,6 @@ class MonitorScreen(Screen[None]):
                 tooltip="Start or stop recording the focused pane (● REC) to a JSON Lines file"),
         Binding("S", "toggle_record_all", "Record all", id="record-all", show=False,
                 tooltip="Start or stop recording every pane"),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Show every key"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Quit sse-monitor"),
     ]
 
     def __init__(self, configs: list[StreamConfig], settings: MonitorSettings) -> None:
@@ -108,7 +112,7 @@ class MonitorScreen(Screen[None]):
     def on_mount(self) -> None:
         self._panes_changed()
         if self.panes:
-            self.panes[0].focus_log()
+            self.focus_pane(self.panes[0])
 
     def _new_pane(self, config: StreamConfig) -> StreamPane:
         pane = StreamPane(self.settings.source_factory(config),
@@ -121,7 +125,7 @@ class MonitorScreen(Screen[None]):
     def _panes_changed(self) -> None:
         for number, pane in enumerate(self.panes, 1):
             pane.number = number
-        self.query_one(PaneGrid).fit_columns()
+        self.query_one(PaneGrid).fit_columns()  # numbers and names changed: the tabs too
         self.query_one("#empty").display = not self.panes
         self._update_summary()
 
@@ -129,7 +133,7 @@ class MonitorScreen(Screen[None]):
         """Header subtitle: the server(s), and how many panes are in which state."""
         servers = dict.fromkeys(server_of(pane.source.config.url) for pane in self.panes)
         states = Counter(pane.state.value for pane in self.panes)
-        counts = ", ".join(f"{count} {state}" for state, count in states.items())
+        counts = ", ".join(f"{count} {counted(state, count)}" for state, count in states.items())
         self.sub_title = visible(" ".join(servers)) + (f" · {counts}" if counts else "")
 
     @on(PaneActivated)
@@ -138,6 +142,7 @@ class MonitorScreen(Screen[None]):
             self.active.remove_class("-active")
         self.active = event.pane
         event.pane.add_class("-active")
+        self.query_one(PaneGrid).show_page_of(event.pane)
 
     @on(PaneStateChanged)
     def _state_changed(self, event: PaneStateChanged) -> None:
@@ -173,6 +178,15 @@ class MonitorScreen(Screen[None]):
         if self.active:
             self.active.raw_view = not self.active.raw_view
 
+    def action_inspect(self) -> None:
+        pane = self.active
+        if pane is None:
+            return
+        if not pane.renderer.events.appended:
+            self.notify(f"Pane {pane.number} has no events to inspect yet", severity="warning")
+            return
+        self.app.push_screen(InspectorScreen(pane.renderer.events, f"{pane.number} {pane.topic}"))
+
     def action_switch_topic(self) -> None:
         pane = self.active
         if pane is None:
@@ -181,7 +195,7 @@ class MonitorScreen(Screen[None]):
         def switched(choice: str | None) -> None:
             if choice and pane.is_attached:
                 pane.switch(config_for(choice, pane.source.config))
-                self._update_summary()
+                self._panes_changed()
 
         config = pane.source.config
         self.app.push_screen(TopicDialog(f"Switch pane {pane.number} ({pane.topic}) to",
@@ -198,7 +212,7 @@ class MonitorScreen(Screen[None]):
                 pane = self._new_pane(config_for(choice, base))
                 await self.query_one(PaneGrid).mount(pane)
                 self._panes_changed()
-                pane.focus_log()
+                self.focus_pane(pane)
 
         self.app.push_screen(TopicDialog("Add a pane for",
                                          lambda: self.settings.load_topics(base)), added)
@@ -213,18 +227,26 @@ class MonitorScreen(Screen[None]):
         await pane.remove()
         self._panes_changed()
         if self.panes:
-            self.panes[min(index, len(self.panes) - 1)].focus_log()
+            self.focus_pane(self.panes[min(index, len(self.panes) - 1)])
+
+    def focus_pane(self, pane: StreamPane) -> None:
+        """Focus `pane`, bringing its page on screen first when the panes are paged."""
+        self.query_one(PaneGrid).show_page_of(pane)
+        pane.focus_log()
 
     def action_focus_pane(self, number: int) -> None:
         panes = self.panes
         if 0 < number <= len(panes):
-            panes[number - 1].focus_log()
+            self.focus_pane(panes[number - 1])
+        else:
+            self.notify(f"No pane {number}: there {counted('is', len(panes))} "
+                        f"{len(panes)} {counted('pane', len(panes))}", severity="warning")
 
     def action_cycle_pane(self, step: int) -> None:
         panes = self.panes
         if panes:
             index = panes.index(self.active) if self.active in panes else -step
-            panes[(index + step) % len(panes)].focus_log()
+            self.focus_pane(panes[(index + step) % len(panes)])
 
     def action_toggle_record(self) -> None:
         pane = self.active
@@ -304,12 +326,25 @@ class MonitorScreen(Screen[None]):
                     rows.append((f"1…{MAX_DIGIT}", "Focus pane by number", "pane-1 … pane-9"))
                 continue
             rows.append((keys.get(binding.id, ""), binding.tooltip, binding.id))
+        for binding in InspectorScreen.BINDINGS:  # the inspector's own keys, once it is open
+            if isinstance(binding, Binding) and binding.id:
+                shown = " ".join(self.app.get_key_display(replace(binding, key=key.strip()))
+                                 for key in binding.key.split(","))
+                rows.append((shown, binding.tooltip, binding.id))
         return rows
 
     @classmethod
     def bindings_with_ids(cls) -> list[Binding]:
         return [binding for binding in cls.BINDINGS
                 if isinstance(binding, Binding) and binding.id]
+
+
+PLURALS = {"is": "are", "error": "errors", "pane": "panes"}  # states are adjectives but one
+
+
+def counted(word: str, count: int) -> str:
+    """`word` as it reads after `count`: `1 error`, `2 errors`, `2 live`."""
+    return word if count == 1 else PLURALS.get(word, word)
 
 
 def server_of(url: str) -> str:

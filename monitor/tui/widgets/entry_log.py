@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from itertools import accumulate
 
 from rich.style import Style
+from rich.text import Text
 from textual.events import Resize
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
@@ -15,6 +16,7 @@ from textual.timer import Timer
 
 from monitor.tui.render.entries import Entry
 from monitor.tui.textual_fixes import bar_thumb, drawn_thumb
+from monitor.tui.widgets.hanging import hang
 from monitor.tui.widgets.strips import render_strips
 
 SCROLLBAR_SYNC = 0.25  # seconds between scrollbar redraws while following the tail
@@ -147,7 +149,10 @@ class EntryLog(ScrollView, can_focus=True):
         return len(strips)
 
     def _render(self, entry: Entry, width: int, style: Style) -> list[Strip]:
-        strips = render_strips(self.app.console, entry.renderable, width, style)
+        renderable = entry.renderable
+        if isinstance(renderable, Text):  # a wrapped line reads as one: its rest indented
+            renderable = hang(self.app.console, renderable, width)
+        strips = render_strips(self.app.console, renderable, width, style)
         return strips or [Strip.blank(width, style)]
 
     def _line_offsets(self) -> list[int]:

@@ -1,14 +1,17 @@
-"""Panes in a grid whose columns follow the terminal width; rows scroll when they do not fit."""
+"""Panes in a grid whose columns follow the terminal width; pages of them when they do not fit."""
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.events import Resize
 
 from monitor.tui.widgets.pane import StreamPane
+from monitor.tui.widgets.pane_tabs import PaneTabs
 
 FLUSH_INTERVAL = 1 / 30  # seconds between screen updates: batches fast streams
 SLOWEST_FLUSH = 1 / 8  # under load the updates thin out, down to this interval
@@ -17,13 +20,44 @@ FLUSH_BUDGET = 0.01  # seconds of pane drawing per tick: panes past it are drawn
 MIN_PANE_WIDTH = 44  # columns below which a pane's status bar stops being readable
 MIN_PANE_HEIGHT = 10  # rows below which a pane shows too few lines to be useful
 MAX_COLUMNS = 4  # the .tcss has a class for each column count up to this
+TABS_HEIGHT = 1  # rows the pane tabs take when the panes are paged
+
+
+@dataclass(frozen=True)
+class PaneLayout:
+    """How many columns, and which panes are on screen (all of them unless paged)."""
+
+    columns: int
+    shown: range  # indexes of the panes on screen
+    paged: bool
+
+
+def layout(count: int, width: int, height: int, active: int) -> PaneLayout:
+    """Columns from the width; as many rows as fit the height. More panes than that are paged,
+    below a line of tabs: the page that holds the active pane is shown."""
+    columns = max(1, min(count, MAX_COLUMNS, width // MIN_PANE_WIDTH))
+    paged = count > columns * max(1, height // MIN_PANE_HEIGHT)
+    if paged:
+        per_page = columns * max(1, (height - TABS_HEIGHT) // MIN_PANE_HEIGHT)
+        start = max(active, 0) // per_page * per_page
+        shown = range(start, min(start + per_page, count))
+    else:
+        shown = range(count)
+    rows = math.ceil(len(shown) / columns)
+    columns = math.ceil(len(shown) / rows)  # balance: 4 panes in 3 columns become 2 x 2
+    return PaneLayout(columns, shown, paged)
 
 
 class PaneGrid(VerticalScroll):
-    """Sets `-cols-N` and `-scroll` classes; the sizes themselves live in monitor.tcss."""
+    """Sets `-cols-N` classes and shows a page of panes, with tabs that name every pane when
+    they do not all fit; sizes live in monitor.tcss."""
 
     _next_flush = 0.0  # monotonic time of the next flush; later while the app is busy
     _next_pane = 0  # where the next tick starts drawing, when one tick cannot draw every pane
+    active: StreamPane | None = None  # its page is the one shown
+
+    def compose(self) -> ComposeResult:
+        yield PaneTabs()  # docked: the panes' room is the same with or without it
 
     def on_mount(self) -> None:
         # One clock for every pane, so that their batches land in the same screen update.
@@ -60,17 +94,23 @@ class PaneGrid(VerticalScroll):
         self.fit_columns()
 
     def fit_columns(self) -> None:
-        """Pick the number of columns and whether rows scroll, from the size and pane count."""
-        count = len(self.children)
+        """Pick the columns and the page of panes on screen, from the size and the pane count."""
+        panes = list(self.query_children(StreamPane))
         width, height = self.size
-        if not count or not width:
+        if not panes or not width:
             return
-        columns = max(1, min(count, MAX_COLUMNS, width // MIN_PANE_WIDTH))
-        rows = math.ceil(count / columns)
-        columns = math.ceil(count / rows)  # balance: 4 panes in 3 columns become 2 x 2
+        active = panes.index(self.active) if self.active in panes else 0
+        fit = layout(len(panes), width, height, active)
         for n in range(1, MAX_COLUMNS + 1):
-            self.set_class(n == columns, f"-cols-{n}")
-        self.set_class(rows * MIN_PANE_HEIGHT > height, "-scroll")
+            self.set_class(n == fit.columns, f"-cols-{n}")
+        for index, pane in enumerate(panes):
+            pane.display = index in fit.shown
+        self.query_one(PaneTabs).show(panes, fit.shown if fit.paged else None, self.active)
+
+    def show_page_of(self, pane: StreamPane) -> None:
+        """Make `pane` the active one, and bring its page on screen."""
+        self.active = pane
+        self.fit_columns()
 
 
 def flush_delay(cost: float) -> float:

@@ -11,13 +11,14 @@ from monitor.client.events import State
 from monitor.client.sanitize import visible
 from monitor.tui.render import PaneStats
 from monitor.tui.render.entries import shown
+from monitor.tui.widgets.status_forms import fitted, heartbeat_forms, state_forms
 
 HEARTBEAT_LEVELS = ("none", "pulse", "ok", "overdue")
 
 
 class PaneStatus(Horizontal):
     """`live  ⚠ gaps 1  1,234 ev · 12.3/s · ↻ 0 · #3f9a01c2-57   ♥ 2s`; colours come from the
-    state class."""
+    state class; a narrow bar shortens the state and heartbeat (see status_forms)."""
 
     _shown: tuple[str, str, str, str, str] | None = None
 
@@ -29,8 +30,12 @@ class PaneStatus(Horizontal):
 
     def show(self, stats: PaneStats, now: float) -> None:
         """Redraw from the pane's counters, as of `now` (the app's clock)."""
-        state = stats.state.describe() if stats.state else State.CONNECTING.value
-        texts = (state, stats.gaps_text(), stats.summary(now), *stats.heartbeat(now, None))
+        beat, level = stats.heartbeat(now, None)
+        gaps = stats.gaps_text()
+        # Shorter words before cut ones: the state and the heartbeat stay whole
+        state, beat = fitted(self.size.width, state_forms(stats.state), heartbeat_forms(beat),
+                             gaps)
+        texts = (state, gaps, stats.summary(now), beat, level)
         if texts == self._shown:  # called ~30 times a second: touch the DOM only on change
             return
         previous, self._shown = self._shown, texts
