@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import math
 import os
 import re
@@ -63,13 +64,40 @@ def _header(text: str) -> tuple[str, str]:
     return name, value.strip()
 
 
+EPILOG = f"""\
+examples:
+  sse-monitor                        every topic of sse-demo-server at {DEFAULT_STREAM_URL}
+                                     (waits for the server and its topics when not up yet)
+  sse-monitor --demo                 start the bundled demo server and watch it
+  sse-monitor http://host/events     any SSE endpoint, as given
+  sse-monitor URL --topic logs --topic tokens
+  sse-monitor --plain --format jsonl --max-events 10 | jq .
+  sse-monitor --record run.jsonl     then: sse-monitor --replay run.jsonl
+
+keys: press ? in the TUI for every key; docs/monitor.md describes them and SSE_MONITOR_KEYS.
+
+exit status: 0 done (quit, --max-events reached, streams ended normally); 1 a stream ended in
+error, or the run could not start (one line on stderr says why); 2 bad flags; 130 interrupted.
+"""
+
+
+def package_version() -> str:
+    """The installed package's version, as `--version` prints it."""
+    try:
+        return importlib.metadata.version("sse-monitor")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sse-monitor",
         description="Watch Server-Sent Events streams: a keyboard-driven TUI, or --plain output "
                     "for scripts and pipes.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
+    add("--version", action="version", version=f"%(prog)s {package_version()}")
     add("url", nargs="?", metavar="URL",
         help=f"full URL of any SSE endpoint (default {DEFAULT_STREAM_URL})")
     add("--topic", action="append", metavar="T",
@@ -85,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=3.0,
         metavar="SECONDS", help="reconnection time until the server sends retry: (default: 3)")
     add("--no-reconnect", action="store_true", help="exit when the stream ends")
+    add("--watchdog", type=_number(float, 0, inclusive=True, maximum=MAX_RECONNECT_DELAY),
+        metavar="SECONDS",
+        help="replace a connection silent this long; 0: never (default: 3 keep-alive intervals, "
+             "armed only once the stream sends heartbeats or comments at a regular pace)")
     add("--max-events", type=_number(int, 0, inclusive=False), metavar="N",
         help="exit after N events")
     add("--max-lines", type=_number(int, 0, inclusive=False), default=DEFAULT_MAX_LINES,
@@ -94,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
              "of events a second per pane) never waits for the screen (default: the TUI's own "
              "process)")
     add("--demo", action="store_true",
-        help="start the bundled demo server in-process and monitor its topics")
+        help="start the bundled demo server (a child process) and monitor its topics")
     add("--record", metavar="FILE",
         help="record every event, heartbeat, gap and state of every stream to FILE (JSON Lines)")
     add("--replay", metavar="FILE", help="show a recording instead of connecting (no network)")
@@ -141,7 +173,7 @@ def stream_configs(
         return StreamConfig(
             url=stream_url, topic=topic, headers=dict(args.header),
             last_event_id=args.last_event_id, reconnect_delay=args.reconnect_delay,
-            reconnect=not args.no_reconnect,
+            reconnect=not args.no_reconnect, watchdog=args.watchdog,
         )
     if not topics:
         return [config(url, None)]

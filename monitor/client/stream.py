@@ -6,7 +6,9 @@ No Textual: the plain mode, the TUI and tests all drive `SSEStream.items()`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, suppress
@@ -36,9 +38,17 @@ T = TypeVar("T")
 
 # Quiet streams are normal: no read timeout, the watchdog judges silence instead.
 HTTP_TIMEOUT = httpx.Timeout(10.0, read=None)
-DEFAULT_WATCHDOG = 45.0  # seconds of silence tolerated before any heartbeat has been seen
-WATCHDOG_HEARTBEATS = 3  # auto watchdog: this many heartbeat intervals of silence
+RESPONSE_TIMEOUT = 45.0  # seconds to wait for a response head, unless a watchdog is forced
+WATCHDOG_HEARTBEATS = 3  # auto watchdog: this many keep-alive intervals of silence
 MIN_AUTO_WATCHDOG = 2.0
+RHYTHM_BEATS = 3  # keep-alives (heartbeats, comments) needed before the auto watchdog arms
+RHYTHM_SPREAD = 2.0  # a rhythm: the longest interval between them at most this times the shortest
+# A silent stream is never cut before it has shown a rhythm; TCP keepalive finds a dead peer.
+KEEPALIVE_OPTIONS: list[tuple[int, int, int]] = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)] + [
+    (socket.IPPROTO_TCP, getattr(socket, name), value)
+    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
+    if hasattr(socket, name)
+]
 HEALTHY_AFTER = 5.0  # a connection live this long resets the back-off even without events
 MAX_REDIRECTS = 20  # as httpx and browsers
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -60,10 +70,20 @@ class StreamConfig:
     reconnect_delay: float = 3.0  # reconnection time until the server sends retry:
     max_backoff: float = 30.0
     reconnect: bool = True  # False: end when the stream ends (--no-reconnect)
-    watchdog: float | None = None  # silence before the connection is replaced; None = auto
+    # Silence before the connection is replaced: None = auto (armed once the stream has shown a
+    # rhythm of heartbeats or comments), 0 = never.
+    watchdog: float | None = None
     max_line_bytes: int = DEFAULT_MAX_BYTES
     max_event_bytes: int = DEFAULT_MAX_BYTES
     clock: Callable[[], float] = time.time  # injected for deterministic tests and snapshots
+
+
+def new_client() -> httpx.AsyncClient:
+    """An HTTP client for streams: no read timeout, TCP keepalive on every connection."""
+    return httpx.AsyncClient(
+        timeout=HTTP_TIMEOUT,
+        transport=httpx.AsyncHTTPTransport(socket_options=KEEPALIVE_OPTIONS),
+    )
 
 
 def with_topic(url: str, topic: str) -> str:
@@ -112,6 +132,8 @@ class SSEStream:
         self.last_event_id = config.last_event_id
         self.retry_ms: int | None = None
         self.heartbeat_interval: float | None = None  # estimated from heartbeats seen
+        self.keepalive_interval: float | None = None  # once keep-alives show a rhythm
+        self._keepalives: list[float] = []  # monotonic times of the latest ones
         self._client = client
         self._stop_reason: str | None = None
         self._reconnect_request: tuple[str, bool] | None = None  # (reason, resume)
@@ -170,7 +192,7 @@ class SSEStream:
         """
         self._stop_reason, self._reconnect_request = None, None
         self.running = True
-        client = self._client or httpx.AsyncClient(timeout=HTTP_TIMEOUT)
+        client = self._client or new_client()
         failures = 0  # consecutive connections that ended before they were healthy
         try:
             while True:
@@ -249,6 +271,7 @@ class SSEStream:
                 self.last_event_id, self.config.max_line_bytes, self.config.max_event_bytes
             )
             self._last_heartbeat_at = None
+            self._keepalives.clear()  # a rhythm is timed within one connection
             chunks = response.aiter_raw()  # never decompressed: _open refused any coding
             while True:
                 try:
@@ -256,7 +279,8 @@ class SSEStream:
                 except StopAsyncIteration:
                     raise _Retry("stream ended by the server", kind="ended") from None
                 except TimeoutError:
-                    raise _Retry(f"no data for {self._watchdog_timeout():g}s (watchdog)") from None
+                    raise _Retry(f"no data for {_seconds(self._watchdog_timeout())} "
+                                 "(watchdog)") from None
                 self.stats.bytes += len(chunk)
                 self.stats.last_received = self.config.clock()
                 try:
@@ -265,6 +289,8 @@ class SSEStream:
                     raise StreamStopped(self._change(State.ERROR, str(exc))) from None
                 if parser.retry is not None:
                     self.retry_ms = parser.retry
+                if not parsed and chunk.lstrip(b"\r\n")[:1] in (b":", b""):
+                    self._note_keepalive()  # a comment or an empty line: a ping
                 for event in parsed:
                     # Per event, so that a reconnect between two events of a chunk loses neither.
                     self.last_event_id = self.stats.last_event_id = event.id
@@ -299,10 +325,11 @@ class SSEStream:
         request = client.build_request(
             "GET", self.config.url, headers=headers, timeout=HTTP_TIMEOUT
         )
+        wait = self.config.watchdog or RESPONSE_TIMEOUT
         try:
-            response = await self._wait(self._send(client, request), self._watchdog_timeout())
+            response = await self._wait(self._send(client, request), wait)
         except TimeoutError:
-            raise _Retry(f"no response for {self._watchdog_timeout():g}s (watchdog)") from None
+            raise _Retry(f"no response for {_seconds(wait)} (watchdog)") from None
         status = response.status_code
         if status == 204:
             await response.aclose()
@@ -401,13 +428,27 @@ class SSEStream:
         if self._last_heartbeat_at is not None:
             self.heartbeat_interval = now - self._last_heartbeat_at
         self._last_heartbeat_at = now
+        self._note_keepalive(now)
 
-    def _watchdog_timeout(self) -> float:
+    def _note_keepalive(self, now: float | None = None) -> None:
+        """A heartbeat, or a chunk without an event: once they come regularly, the auto
+        watchdog arms at a few of their intervals."""
+        beats = self._keepalives
+        beats.append(time.monotonic() if now is None else now)
+        del beats[:-RHYTHM_BEATS]
+        if len(beats) < RHYTHM_BEATS:
+            return
+        intervals = [later - earlier for earlier, later in itertools.pairwise(beats)]
+        if max(intervals) <= RHYTHM_SPREAD * max(min(intervals), 1e-3):
+            self.keepalive_interval = max(intervals)
+
+    def _watchdog_timeout(self) -> float | None:
+        """Seconds of silence before the connection is replaced; None: no watchdog."""
         if self.config.watchdog is not None:
-            return self.config.watchdog
-        if self.heartbeat_interval is None:
-            return DEFAULT_WATCHDOG
-        return max(MIN_AUTO_WATCHDOG, WATCHDOG_HEARTBEATS * self.heartbeat_interval)
+            return self.config.watchdog or None
+        if self.keepalive_interval is None:
+            return None
+        return max(MIN_AUTO_WATCHDOG, WATCHDOG_HEARTBEATS * self.keepalive_interval)
 
     def _change(self, state: State, reason: str = "", **details: Any) -> StateChange:
         self.state = state
@@ -431,6 +472,11 @@ class SSEStream:
         if self.last_event_id and _header_value(self.last_event_id) is None:
             return "last event id cannot be sent as a header; connecting without it"
         return f"resuming after {self.last_event_id}" if self.last_event_id else ""
+
+
+def _seconds(value: float) -> str:
+    """`15s`, `0.5s`: a timeout as a person reads it."""
+    return f"{value:.1f}".rstrip("0").rstrip(".") + "s"
 
 
 def _header_value(last_event_id: str) -> bytes | None:
