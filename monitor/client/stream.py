@@ -53,6 +53,7 @@ HEALTHY_AFTER = 5.0  # a connection live this long resets the back-off even with
 MAX_REDIRECTS = 20  # as httpx and browsers
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 ACT_ON_STATUS = {401: "check credentials", 403: "access denied", 404: "check the URL"}
+WAITING_FOR_TOPIC = "waiting for topic"  # a 404 after the stream was live: the topic may return
 ERROR_BODY_BYTES = 200
 ERROR_BODY_SECONDS = 2.0
 # What h11 accepts as a header value; other ids cannot be sent as Last-Event-ID.
@@ -140,6 +141,7 @@ class SSEStream:
         self._scope: asyncio.Timeout | None = None  # the wait reconnect() and stop() cut short
         self._last_heartbeat_at: float | None = None  # monotonic, on the current connection
         self._dispatched = False  # the current connection has delivered an item
+        self._was_live = False  # some connection of this stream was answered with a stream
         self._live_since: float | None = None  # monotonic time the current connection went live
         self._redirect_note = ""  # said with the next state after a cross-origin redirect
         self._redirect_noted = False  # said once per stream, not at every reconnect
@@ -266,6 +268,7 @@ class SSEStream:
         try:
             response = await self._open(client)
             self._live_since = time.monotonic()
+            self._was_live = True
             yield self._change(State.LIVE, status=response.status_code)
             parser = EventStreamParser(
                 self.last_event_id, self.config.max_line_bytes, self.config.max_event_bytes
@@ -337,6 +340,11 @@ class SSEStream:
                 State.STOPPED, "server answered 204 No Content (stop reconnecting)", status=204
             ))
         if not 200 <= status < 300:
+            if status == 404 and self._was_live and self.config.reconnect:
+                # A topic this stream followed is gone, as after a restart of a server that keeps
+                # topics in memory: it comes back when its publisher publishes again.
+                text = await self._error_text(response, hint=False)
+                raise _Retry(f"{WAITING_FOR_TOPIC} ({text})", status=status)
             text = await self._error_text(response)
             if status in RETRYABLE_STATUS:
                 after = parse_retry_after(response.headers.get("retry-after"), self.config.clock())
@@ -385,7 +393,7 @@ class SSEStream:
                 f"{', '.join(self.config.headers)} not sent there"
             )
 
-    async def _error_text(self, response: httpx.Response) -> str:
+    async def _error_text(self, response: httpx.Response, hint: bool = True) -> str:
         """`404 Not Found (check the URL): <first bytes of the body>`, on one line."""
         try:
             body = b"" if content_coding(response) else await read_start(
@@ -393,7 +401,7 @@ class SSEStream:
         finally:
             await response.aclose()
         text = f"{response.status_code} {response.reason_phrase}".strip()
-        if response.status_code in ACT_ON_STATUS:
+        if hint and response.status_code in ACT_ON_STATUS:
             text += f" ({ACT_ON_STATUS[response.status_code]})"
         snippet = " ".join(body.decode("utf-8", "replace").split())
         return f"{text}: {snippet[:120]}" if snippet else text
