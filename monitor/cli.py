@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 
@@ -22,7 +22,13 @@ from monitor.client import redaction
 from monitor.client.backoff import MAX_RECONNECT_DELAY
 from monitor.client.sanitize import visible
 from monitor.client.stream import StreamConfig, with_topic
-from monitor.client.topics import DEFAULT_STREAM_URL, MAX_TOPICS, discover_topics
+from monitor.client.topics import (
+    DEFAULT_STREAM_URL,
+    MAX_TOPICS,
+    TopicsPending,
+    TopicsRefused,
+    wait_for_topics,
+)
 from monitor.client.transfer import UNSENDABLE, header_bytes
 from monitor.plain import FORMATS, replay_plain, run_plain
 from monitor.recording.format import Recorder, RecordingError, load_recording
@@ -180,23 +186,56 @@ def stream_configs(
     return [config(with_topic(url, topic), topic) for topic in dict.fromkeys(topics)]
 
 
-def _run(url: str, topics: list[str] | None, args: argparse.Namespace) -> int:
-    if not topics and args.url is None:
-        found = discover_topics(url, dict(args.header))  # a pane for every topic of the server
+Discovery = AsyncIterator[TopicsPending | list[StreamConfig]]
+
+
+async def discovered_configs(url: str, args: argparse.Namespace,
+                             say: Callable[[str], None]) -> Discovery:
+    """A StreamConfig for every topic the server at `url` lists, once it lists some; until then
+    a TopicsPending before each wait. Raises TopicsRefused when waiting will not help."""
+    async for found in wait_for_topics(url, dict(args.header), retry=not args.no_reconnect):
+        if isinstance(found, TopicsPending):
+            yield found
+            continue
         if found.left_out:
-            print(f"sse-monitor: the server lists {len(found.rows) + found.left_out} topics; "
-                  f"opening the first {MAX_TOPICS} ({found.left_out} left out; choose with "
-                  "--topic)", file=sys.stderr)
-        topics = found.names
-    configs = stream_configs(url, topics, args)
+            say(f"the server lists {len(found.rows) + found.left_out} topics; opening the first "
+                f"{MAX_TOPICS} ({found.left_out} left out; choose with --topic)")
+        yield stream_configs(url, found.names, args)
+
+
+def _say(text: str) -> None:
+    print(visible(f"sse-monitor: {text}"), file=sys.stderr, flush=True)
+
+
+async def _plain_when_topics(url: str, args: argparse.Namespace) -> int:
+    """The plain mode on every topic of our server, once it is up and lists some."""
+    try:
+        async for found in discovered_configs(url, args, _say):
+            if isinstance(found, TopicsPending):
+                _say(found.describe())
+                continue
+            with _recorder(args.record) as recorder:
+                return await run_plain(found, args.format, args.max_events, recorder=recorder)
+    except TopicsRefused as exc:
+        raise _Failed(str(exc)) from None
+    raise AssertionError("discovery ends with the topics")
+
+
+def _run(url: str, topics: list[str] | None, args: argparse.Namespace) -> int:
+    discover = not topics and args.url is None  # our server: a stream for each of its topics
     if args.plain:
+        if discover:
+            return asyncio.run(_plain_when_topics(url, args))
         with _recorder(args.record) as recorder:
-            return asyncio.run(run_plain(configs, args.format, args.max_events,
-                                         recorder=recorder))
+            return asyncio.run(run_plain(stream_configs(url, topics, args), args.format,
+                                         args.max_events, recorder=recorder))
     from monitor.tui.app import run_app  # Textual is loaded only for the TUI
 
     with _recorder(args.record) as recorder:
-        return run_app(configs, args, recorder=recorder)
+        if discover:  # the TUI starts at once and opens the panes when the topics appear
+            return run_app([], args, recorder=recorder,
+                           discovery=lambda: discovered_configs(url, args, lambda _text: None))
+        return run_app(stream_configs(url, topics, args), args, recorder=recorder)
 
 
 class _Failed(Exception):

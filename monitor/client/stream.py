@@ -53,6 +53,7 @@ HEALTHY_AFTER = 5.0  # a connection live this long resets the back-off even with
 MAX_REDIRECTS = 20  # as httpx and browsers
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 ACT_ON_STATUS = {401: "check credentials", 403: "access denied", 404: "check the URL"}
+CONNECTION_REFUSED = "connection refused"
 WAITING_FOR_TOPIC = "waiting for topic"  # a 404 after the stream was live: the topic may return
 ERROR_BODY_BYTES = 200
 ERROR_BODY_SECONDS = 2.0
@@ -307,7 +308,7 @@ class SSEStream:
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
             raise StreamStopped(self._change(State.ERROR, f"cannot request: {exc}")) from None
         except httpx.HTTPError as exc:
-            raise _Retry(_describe_http_error(exc)) from None
+            raise _Retry(describe_http_error(exc)) from None
         finally:
             if response is not None:
                 await response.aclose()
@@ -503,7 +504,7 @@ def _origin_text(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
 
 
-def _describe_http_error(exc: httpx.HTTPError) -> str:
+def describe_http_error(exc: httpx.HTTPError) -> str:
     """A short reason for a transport failure: `connection refused`, `connection lost: ...`."""
     if isinstance(exc, httpx.ConnectError):
         causes: list[BaseException] = []
@@ -512,7 +513,7 @@ def _describe_http_error(exc: httpx.HTTPError) -> str:
             causes.append(cause)
             cause = cause.__cause__ or cause.__context__
         if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
-            return "connection refused"
+            return CONNECTION_REFUSED
         return f"cannot connect: {causes[-1]}"
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out: {exc}" if str(exc) else "timed out"

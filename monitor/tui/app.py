@@ -27,7 +27,7 @@ from monitor.recording.feeds import ReplayFeed
 from monitor.recording.format import Recorder
 from monitor.tui.commands import MonitorCommands
 from monitor.tui.render.pane import DEFAULT_MAX_LINES
-from monitor.tui.screens.main_screen import MonitorScreen, MonitorSettings
+from monitor.tui.screens.main_screen import Discovery, MonitorScreen, MonitorSettings
 from monitor.tui.screens.replay_screen import ReplayScreen
 from monitor.tui.textual_fixes import break_strip_cycles
 from monitor.tui.widgets.pane import SourceFactory
@@ -67,6 +67,7 @@ class MonitorApp(App[None]):
         keymap: Keymap | None = None,
         recorder: Recorder | None = None,
         replay: ReplayFeed | None = None,
+        discovery: Discovery | None = None,
     ) -> None:
         break_strip_cycles()
         super().__init__()
@@ -76,7 +77,8 @@ class MonitorApp(App[None]):
             self.stream_process = StreamProcess()
             source_factory = self.stream_process.source
         source_factory = source_factory or SSEStream
-        self.settings = MonitorSettings(source_factory, topics, clock, max_lines, recorder)
+        self.settings = MonitorSettings(source_factory, topics, clock, max_lines, recorder,
+                                        discovery)
         self.initial_keymap = keymap or {}
         self.replay = replay
 
@@ -116,10 +118,12 @@ def parse_keymap(spec: str) -> Keymap:
 
 
 def run_app(configs: list[StreamConfig], args: argparse.Namespace, *,
-            recorder: Recorder | None = None, replay: ReplayFeed | None = None) -> int:
+            recorder: Recorder | None = None, replay: ReplayFeed | None = None,
+            discovery: Discovery | None = None) -> int:
     """Run the TUI until the user quits; the exit status for `sse-monitor`.
 
-    With `recorder`, every pane records from the start; with `replay`, the panes show a recording.
+    With `recorder`, every pane records from the start; with `replay`, the panes show a recording;
+    with `discovery`, the panes open when it finds the server's topics.
     """
     try:
         keymap = parse_keymap(os.environ.get(KEYMAP_VARIABLE, ""))
@@ -131,5 +135,6 @@ def run_app(configs: list[StreamConfig], args: argparse.Namespace, *,
         MonitorApp.for_replay(replay, max_lines=max_lines, keymap=keymap).run()
     else:
         MonitorApp(configs, max_lines=max_lines, keymap=keymap, recorder=recorder,
-                   stream_process=getattr(args, "stream_process", False)).run()
+                   stream_process=getattr(args, "stream_process", False),
+                   discovery=discovery).run()
     return 0

@@ -50,7 +50,8 @@ async def test_followers_survive_a_restart_and_get_the_next_event(
     server = server_factory("--no-simulators", "--heartbeat", "0")
     publish(server.url, "agent", "step", {"n": 0})  # the agent's topic, made by publishing
     url = with_topic(f"{server.url}/stream", "agent")
-    plain = subprocess.Popen(
+    plain = await asyncio.to_thread(
+        subprocess.Popen,
         [sys.executable, "-m", "monitor", f"{server.url}/stream", "--topic", "agent", "--plain",
          "--format", "jsonl", "--reconnect-delay", "0.2"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

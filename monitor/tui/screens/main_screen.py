@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,6 +18,7 @@ from textual.widgets import Footer, Header, Label
 from monitor.client.redaction import redact
 from monitor.client.sanitize import visible
 from monitor.client.stream import StreamConfig, with_topic
+from monitor.client.topics import TopicsPending, TopicsRefused
 from monitor.recording.format import Recorder, RecordingError, recording_name
 from monitor.tui.messages import PaneActivated, PaneStateChanged, RecordingFailed
 from monitor.tui.render.pane import DEFAULT_MAX_LINES
@@ -27,6 +29,8 @@ from monitor.tui.widgets.pane_grid import PaneGrid
 
 MAX_DIGIT = 9
 URL = re.compile(r"^https?://", re.IGNORECASE)
+# Finds the server's topics: a TopicsPending while it waits, then a config for each topic.
+Discovery = Callable[[], AsyncIterator[TopicsPending | list[StreamConfig]]]
 
 
 @dataclass
@@ -38,6 +42,7 @@ class MonitorSettings:
     clock: Callable[[], float]
     max_lines: int = DEFAULT_MAX_LINES
     recorder: Recorder | None = None  # --record FILE: every pane records from the start
+    discovery: Discovery | None = None  # no URL given: panes open when the topics appear
 
 
 def config_for(choice: str, current: StreamConfig) -> StreamConfig:
@@ -109,6 +114,24 @@ class MonitorScreen(Screen[None]):
         self._panes_changed()
         if self.panes:
             self.panes[0].focus_log()
+        elif self.settings.discovery is not None:
+            self.query_one("#empty", Label).update("Looking for the server's topics…")
+            self.run_worker(self._open_discovered(self.settings.discovery), group="discovery")
+
+    async def _open_discovered(self, discovery: Discovery) -> None:
+        """Say what it waits for until the server lists its topics, then open a pane for each."""
+        empty = self.query_one("#empty", Label)
+        try:
+            async for found in discovery():
+                if isinstance(found, TopicsPending):
+                    empty.update(Text(visible(found.describe()), style="yellow"))
+                    continue
+                self.configs = found
+                await self.query_one(PaneGrid).mount_all(map(self._new_pane, found))
+                self._panes_changed()
+                self.panes[0].focus_log()
+        except TopicsRefused as exc:
+            empty.update(Text(visible(str(exc)), style="bold red"))
 
     def _new_pane(self, config: StreamConfig) -> StreamPane:
         pane = StreamPane(self.settings.source_factory(config),
