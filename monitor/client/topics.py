@@ -96,16 +96,6 @@ async def fetch_topics(
     return (await list_topics(stream_url, client, headers)).rows
 
 
-def discover_topics(
-    stream_url: str = DEFAULT_STREAM_URL, headers: dict[str, str] | None = None
-) -> TopicList:
-    """The topics the server lists, at start-up (blocking); none when it cannot say."""
-    try:
-        return asyncio.run(list_topics(stream_url, headers=headers))
-    except (httpx.HTTPError, ValueError):
-        return TopicList([])
-
-
 @dataclass(frozen=True)
 class TopicsPending:
     """The topics are not known yet: why, and when the next try is."""
