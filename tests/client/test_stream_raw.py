@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 
 import pytest
 
 from monitor.client.backoff import MIN_RECONNECT_DELAY, backoff_delay, parse_retry_after
 from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
-from monitor.client.stream import SSEStream, StreamConfig, with_topic
+from monitor.client.stream import SSEStream, StreamConfig, new_client, with_topic
 from tests.client.rawserver import STREAM_HEADERS, Handler, RawServer, respond, stream
 
 pytestmark = pytest.mark.anyio
@@ -323,3 +324,13 @@ async def test_unsupported_scheme_is_an_error() -> None:
 def test_with_topic_sets_or_replaces_the_parameter() -> None:
     assert with_topic("http://h/stream", "logs") == "http://h/stream?topic=logs"
     assert with_topic("http://h/s?topic=a&x=1", "b c") == "http://h/s?topic=b+c&x=1"
+
+
+async def test_stream_sockets_use_tcp_keepalive() -> None:
+    # Canary: httpx passes socket_options down to the socket a stream is read from.
+    async with RawServer([stream(b"data: x\n\n", hold=30)]) as server, new_client() as client, \
+            client.stream("GET", server.url) as response:
+        sock = response.extensions["network_stream"].get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
