@@ -30,7 +30,7 @@ async def test_the_tui_starts_at_once_waits_for_the_server_then_opens_its_topics
             return str(notice.render())
 
         await wait_for(lambda: "connection refused" in says(), within=10)
-        assert f"waiting for topics at http://127.0.0.1:{port}/topics" in says()
+        assert f"Waiting for topics at http://127.0.0.1:{port}/topics" in says()
         assert "start sse-demo-server, or use --demo" in says()
         assert notice.display and not app.screen.panes
 

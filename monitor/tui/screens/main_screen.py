@@ -124,14 +124,14 @@ class MonitorScreen(Screen[None]):
         try:
             async for found in discovery():
                 if isinstance(found, TopicsPending):
-                    empty.update(Text(visible(found.describe()), style="yellow"))
+                    empty.update(waiting_text(found))
                     continue
                 self.configs = found
                 await self.query_one(PaneGrid).mount_all(map(self._new_pane, found))
                 self._panes_changed()
                 self.panes[0].focus_log()
         except TopicsRefused as exc:
-            empty.update(Text(visible(str(exc)), style="bold red"))
+            empty.update(Text(visible(str(exc)), style="bold red", justify="center"))
 
     def _new_pane(self, config: StreamConfig) -> StreamPane:
         pane = StreamPane(self.settings.source_factory(config),
@@ -333,6 +333,17 @@ class MonitorScreen(Screen[None]):
     def bindings_with_ids(cls) -> list[Binding]:
         return [binding for binding in cls.BINDINGS
                 if isinstance(binding, Binding) and binding.id]
+
+
+def waiting_text(pending: TopicsPending) -> Text:
+    """What the screen says while the server's topics are not known: where, why, when again."""
+    delay = f"{pending.delay:.1f}".rstrip("0").rstrip(".")
+    text = Text(justify="center")
+    text.append("Waiting for topics at ", style="bold")
+    text.append(visible(pending.url), style="bold")
+    text.append(f"\n{visible(pending.reason)}", style="yellow")
+    text.append(f"\nnext try in {delay}s (attempt {pending.attempt})", style="dim")
+    return text
 
 
 def server_of(url: str) -> str:
