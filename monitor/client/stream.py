@@ -23,6 +23,7 @@ from monitor.client.backoff import (
     MIN_RECONNECT_DELAY,
     backoff_delay,
     parse_retry_after,
+    seconds_text,
 )
 from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem, StreamStats
 from monitor.client.redaction import redact
@@ -278,13 +279,13 @@ class SSEStream:
             self._keepalives.clear()  # a rhythm is timed within one connection
             chunks = response.aiter_raw()  # never decompressed: _open refused any coding
             while True:
+                watchdog = self._watchdog_timeout()
                 try:
-                    chunk = await self._wait(anext(chunks), self._watchdog_timeout())
+                    chunk = await self._wait(anext(chunks), watchdog)
                 except StopAsyncIteration:
                     raise _Retry("stream ended by the server", kind="ended") from None
                 except TimeoutError:
-                    raise _Retry(f"no data for {_seconds(self._watchdog_timeout())} "
-                                 "(watchdog)") from None
+                    raise _Retry(f"no data for {seconds_text(watchdog or 0)} (watchdog)") from None
                 self.stats.bytes += len(chunk)
                 self.stats.last_received = self.config.clock()
                 try:
@@ -333,7 +334,7 @@ class SSEStream:
         try:
             response = await self._wait(self._send(client, request), wait)
         except TimeoutError:
-            raise _Retry(f"no response for {_seconds(wait)} (watchdog)") from None
+            raise _Retry(f"no response for {seconds_text(wait)} (watchdog)") from None
         status = response.status_code
         if status == 204:
             await response.aclose()
@@ -481,11 +482,6 @@ class SSEStream:
         if self.last_event_id and _header_value(self.last_event_id) is None:
             return "last event id cannot be sent as a header; connecting without it"
         return f"resuming after {self.last_event_id}" if self.last_event_id else ""
-
-
-def _seconds(value: float) -> str:
-    """`15s`, `0.5s`: a timeout as a person reads it."""
-    return f"{value:.1f}".rstrip("0").rstrip(".") + "s"
 
 
 def _header_value(last_event_id: str) -> bytes | None:

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import httpx
 
 from monitor.client import safejson
-from monitor.client.backoff import backoff_delay
+from monitor.client.backoff import backoff_delay, seconds_text
 from monitor.client.sse import DEFAULT_MAX_BYTES
 from monitor.client.stream import CONNECTION_REFUSED, describe_http_error
 from monitor.client.transfer import ACCEPT_IDENTITY, content_coding, read_start, request_headers
@@ -107,8 +107,8 @@ class TopicsPending:
 
     def describe(self) -> str:
         """`waiting for topics at http://host/topics: connection refused (...); next try in 2s`."""
-        delay = f"{self.delay:.1f}".rstrip("0").rstrip(".")
-        return f"waiting for topics at {self.url}: {self.reason}; next try in {delay}s"
+        return (f"waiting for topics at {self.url}: {self.reason}; "
+                f"next try in {seconds_text(self.delay)}")
 
 
 class TopicsRefused(Exception):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from monitor.cli import parse_args, stream_configs
 from tests.server.helpers import publish
 from tests.servers import ROOT, ServerProcess, free_port
 
@@ -216,3 +217,11 @@ def test_plain_connection_refused_names_the_url() -> None:
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (
         f"sse-monitor: [logs] error: connection refused ({url}?topic=logs)")
+
+
+def test_watchdog_flag_reaches_every_stream() -> None:
+    for flag, expected in (([], None), (["--watchdog", "0"], 0), (["--watchdog", "1.5"], 1.5)):
+        args = parse_args(["http://h/stream", "--topic", "a", "--topic", "b", *flag])
+        assert [c.watchdog for c in stream_configs(args.url, args.topic, args)] == [expected] * 2
+    done = monitor("--plain", "--watchdog", "-1")
+    assert done.returncode == 2 and "must be at least 0" in done.stderr

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label
 
+from monitor.client.backoff import seconds_text
 from monitor.client.redaction import redact
 from monitor.client.sanitize import visible
 from monitor.client.stream import StreamConfig, with_topic
@@ -337,12 +338,12 @@ class MonitorScreen(Screen[None]):
 
 def waiting_text(pending: TopicsPending) -> Text:
     """What the screen says while the server's topics are not known: where, why, when again."""
-    delay = f"{pending.delay:.1f}".rstrip("0").rstrip(".")
     text = Text(justify="center")
     text.append("Waiting for topics at ", style="bold")
     text.append(visible(pending.url), style="bold")
     text.append(f"\n{visible(pending.reason)}", style="yellow")
-    text.append(f"\nnext try in {delay}s (attempt {pending.attempt})", style="dim")
+    text.append(f"\nnext try in {seconds_text(pending.delay)} (attempt {pending.attempt})",
+                style="dim")
     return text
 
 
