@@ -186,11 +186,11 @@ def stream_configs(
     return [config(with_topic(url, topic), topic) for topic in dict.fromkeys(topics)]
 
 
-Discovery = AsyncIterator[TopicsPending | list[StreamConfig]]
+DiscoverySteps = AsyncIterator[TopicsPending | list[StreamConfig]]
 
 
 async def discovered_configs(url: str, args: argparse.Namespace,
-                             say: Callable[[str], None]) -> Discovery:
+                             say: Callable[[str], None]) -> DiscoverySteps:
     """A StreamConfig for every topic the server at `url` lists, once it lists some; until then
     a TopicsPending before each wait. Raises TopicsRefused when waiting will not help."""
     async for found in wait_for_topics(url, dict(args.header), retry=not args.no_reconnect):
@@ -207,15 +207,15 @@ def _say(text: str) -> None:
     print(visible(f"sse-monitor: {text}"), file=sys.stderr, flush=True)
 
 
-async def _plain_when_topics(url: str, args: argparse.Namespace) -> int:
+async def _plain_when_topics(url: str, args: argparse.Namespace,
+                             recorder: Recorder | None) -> int:
     """The plain mode on every topic of our server, once it is up and lists some."""
     try:
         async for found in discovered_configs(url, args, _say):
             if isinstance(found, TopicsPending):
                 _say(found.describe())
                 continue
-            with _recorder(args.record) as recorder:
-                return await run_plain(found, args.format, args.max_events, recorder=recorder)
+            return await run_plain(found, args.format, args.max_events, recorder=recorder)
     except TopicsRefused as exc:
         raise _Failed(str(exc)) from None
     raise AssertionError("discovery ends with the topics")
@@ -224,9 +224,9 @@ async def _plain_when_topics(url: str, args: argparse.Namespace) -> int:
 def _run(url: str, topics: list[str] | None, args: argparse.Namespace) -> int:
     discover = not topics and args.url is None  # our server: a stream for each of its topics
     if args.plain:
-        if discover:
-            return asyncio.run(_plain_when_topics(url, args))
         with _recorder(args.record) as recorder:
+            if discover:
+                return asyncio.run(_plain_when_topics(url, args, recorder))
             return asyncio.run(run_plain(stream_configs(url, topics, args), args.format,
                                          args.max_events, recorder=recorder))
     from monitor.tui.app import run_app  # Textual is loaded only for the TUI

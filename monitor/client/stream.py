@@ -441,7 +441,7 @@ class SSEStream:
         self._note_keepalive(now)
 
     def _note_keepalive(self, now: float | None = None) -> None:
-        """A heartbeat, or a chunk without an event: once they come regularly, the auto
+        """A heartbeat, or a chunk of comments or empty lines: once they come regularly, the auto
         watchdog arms at a few of their intervals."""
         beats = self._keepalives
         beats.append(time.monotonic() if now is None else now)
