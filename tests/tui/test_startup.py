@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from textual.widgets import Label
 
 from monitor.cli import discovered_configs, parse_args
 from monitor.client.events import State
+from monitor.client.stream import StreamConfig
+from monitor.client.topics import NO_SERVER_HINT, TopicsPending
 from monitor.tui.app import MonitorApp
 from tests.server.helpers import wait_for
 from tests.servers import ServerProcess, free_port
 
-pytestmark = pytest.mark.anyio
 
-
+@pytest.mark.anyio
 async def test_the_tui_starts_at_once_waits_for_the_server_then_opens_its_topics(
     server_factory: Callable[..., ServerProcess],
 ) -> None:
@@ -42,3 +44,14 @@ async def test_the_tui_starts_at_once_waits_for_the_server_then_opens_its_topics
         await pilot.pause()
         assert not notice.display
         assert "error" not in {pane.state.value for pane in panes}
+
+
+def test_the_waiting_view(snap_compare: Callable[..., bool]) -> None:
+    pending = TopicsPending("http://127.0.0.1:8000/topics",
+                            f"connection refused ({NO_SERVER_HINT})", attempt=3, delay=4.0)
+
+    async def discovery() -> AsyncIterator[TopicsPending | list[StreamConfig]]:
+        yield pending
+        await asyncio.Event().wait()  # still waiting when the view is taken
+
+    assert snap_compare(MonitorApp([], discovery=discovery), terminal_size=(100, 24))

@@ -146,6 +146,7 @@ class MonitorScreen(Screen[None]):
         for number, pane in enumerate(self.panes, 1):
             pane.number = number
         self.query_one(PaneGrid).fit_columns()
+        self.query_one(PaneGrid).display = bool(self.panes)  # the notice takes the screen
         self.query_one("#empty").display = not self.panes
         self._update_summary()
 
