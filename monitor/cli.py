@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import math
 import os
 import re
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 
@@ -22,7 +23,13 @@ from monitor.client import redaction
 from monitor.client.backoff import MAX_RECONNECT_DELAY
 from monitor.client.sanitize import visible
 from monitor.client.stream import StreamConfig, with_topic
-from monitor.client.topics import DEFAULT_STREAM_URL, MAX_TOPICS, discover_topics
+from monitor.client.topics import (
+    DEFAULT_STREAM_URL,
+    MAX_TOPICS,
+    TopicsPending,
+    TopicsRefused,
+    wait_for_topics,
+)
 from monitor.client.transfer import UNSENDABLE, header_bytes
 from monitor.plain import FORMATS, replay_plain, run_plain
 from monitor.recording.format import Recorder, RecordingError, load_recording
@@ -64,13 +71,40 @@ def _header(text: str) -> tuple[str, str]:
     return name, value.strip()
 
 
+EPILOG = f"""\
+examples:
+  sse-monitor                        every topic of sse-demo-server at {DEFAULT_STREAM_URL}
+                                     (waits for the server and its topics when not up yet)
+  sse-monitor --demo                 start the bundled demo server and watch it
+  sse-monitor http://host/events     any SSE endpoint, as given
+  sse-monitor URL --topic logs --topic tokens
+  sse-monitor --plain --format jsonl --max-events 10 | jq .
+  sse-monitor --record run.jsonl     then: sse-monitor --replay run.jsonl
+
+keys: press ? in the TUI for every key; docs/monitor.md describes them and SSE_MONITOR_KEYS.
+
+exit status: 0 done (quit, --max-events reached, streams ended normally); 1 a stream ended in
+error, or the run could not start (one line on stderr says why); 2 bad flags; 130 interrupted.
+"""
+
+
+def package_version() -> str:
+    """The installed package's version, as `--version` prints it."""
+    try:
+        return importlib.metadata.version("sse-monitor")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sse-monitor",
         description="Watch Server-Sent Events streams: a keyboard-driven TUI, or --plain output "
                     "for scripts and pipes.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
+    add("--version", action="version", version=f"%(prog)s {package_version()}")
     add("url", nargs="?", metavar="URL",
         help=f"full URL of any SSE endpoint (default {DEFAULT_STREAM_URL})")
     add("--topic", action="append", metavar="T",
@@ -86,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=3.0,
         metavar="SECONDS", help="reconnection time until the server sends retry: (default: 3)")
     add("--no-reconnect", action="store_true", help="exit when the stream ends")
+    add("--watchdog", type=_number(float, 0, inclusive=True, maximum=MAX_RECONNECT_DELAY),
+        metavar="SECONDS",
+        help="replace a connection silent this long; 0: never (default: 3 keep-alive intervals, "
+             "armed only once the stream sends heartbeats or comments at a regular pace)")
     add("--max-events", type=_number(int, 0, inclusive=False), metavar="N",
         help="exit after N events")
     add("--max-lines", type=_number(int, 0, inclusive=False), default=DEFAULT_MAX_LINES,
@@ -95,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
              "of events a second per pane) never waits for the screen (default: the TUI's own "
              "process)")
     add("--demo", action="store_true",
-        help="start the bundled demo server in-process and monitor its topics")
+        help="start the bundled demo server (a child process) and monitor its topics")
     add("--record", metavar="FILE",
         help="record every event, heartbeat, gap and state of every stream to FILE (JSON Lines)")
     add("--replay", metavar="FILE", help="show a recording instead of connecting (no network)")
@@ -144,30 +182,63 @@ def stream_configs(
         return StreamConfig(
             url=stream_url, topic=topic, headers=dict(args.header),
             last_event_id=args.last_event_id, reconnect_delay=args.reconnect_delay,
-            reconnect=not args.no_reconnect,
+            reconnect=not args.no_reconnect, watchdog=args.watchdog,
         )
     if not topics:
         return [config(url, None)]
     return [config(with_topic(url, topic), topic) for topic in dict.fromkeys(topics)]
 
 
-def _run(url: str, topics: list[str] | None, args: argparse.Namespace) -> int:
-    if not topics and args.url is None:
-        found = discover_topics(url, dict(args.header))  # a pane for every topic of the server
+DiscoverySteps = AsyncIterator[TopicsPending | list[StreamConfig]]
+
+
+async def discovered_configs(url: str, args: argparse.Namespace,
+                             say: Callable[[str], None]) -> DiscoverySteps:
+    """A StreamConfig for every topic the server at `url` lists, once it lists some; until then
+    a TopicsPending before each wait. Raises TopicsRefused when waiting will not help."""
+    async for found in wait_for_topics(url, dict(args.header), retry=not args.no_reconnect):
+        if isinstance(found, TopicsPending):
+            yield found
+            continue
         if found.left_out:
-            print(f"sse-monitor: the server lists {len(found.rows) + found.left_out} topics; "
-                  f"opening the first {MAX_TOPICS} ({found.left_out} left out; choose with "
-                  "--topic)", file=sys.stderr)
-        topics = found.names
-    configs = stream_configs(url, topics, args)
+            say(f"the server lists {len(found.rows) + found.left_out} topics; opening the first "
+                f"{MAX_TOPICS} ({found.left_out} left out; choose with --topic)")
+        yield stream_configs(url, found.names, args)
+
+
+def _say(text: str) -> None:
+    print(visible(f"sse-monitor: {text}"), file=sys.stderr, flush=True)
+
+
+async def _plain_when_topics(url: str, args: argparse.Namespace,
+                             recorder: Recorder | None) -> int:
+    """The plain mode on every topic of our server, once it is up and lists some."""
+    try:
+        async for found in discovered_configs(url, args, _say):
+            if isinstance(found, TopicsPending):
+                _say(found.describe())
+                continue
+            return await run_plain(found, args.format, args.max_events, recorder=recorder)
+    except TopicsRefused as exc:
+        raise _Failed(str(exc)) from None
+    raise AssertionError("discovery ends with the topics")
+
+
+def _run(url: str, topics: list[str] | None, args: argparse.Namespace) -> int:
+    discover = not topics and args.url is None  # our server: a stream for each of its topics
     if args.plain:
         with _recorder(args.record) as recorder:
-            return asyncio.run(run_plain(configs, args.format, args.max_events,
-                                         recorder=recorder))
+            if discover:
+                return asyncio.run(_plain_when_topics(url, args, recorder))
+            return asyncio.run(run_plain(stream_configs(url, topics, args), args.format,
+                                         args.max_events, recorder=recorder))
     from monitor.tui.app import run_app  # Textual is loaded only for the TUI
 
     with _recorder(args.record) as recorder:
-        return run_app(configs, args, recorder=recorder)
+        if discover:  # the TUI starts at once and opens the panes when the topics appear
+            return run_app([], args, recorder=recorder,
+                           discovery=lambda: discovered_configs(url, args, lambda _text: None))
+        return run_app(stream_configs(url, topics, args), args, recorder=recorder)
 
 
 class _Failed(Exception):

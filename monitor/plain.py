@@ -12,12 +12,14 @@ import os
 import sys
 from collections.abc import Callable
 from contextlib import aclosing
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TextIO
 
 from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
+from monitor.client.redaction import redact
 from monitor.client.sanitize import json_line, visible
-from monitor.client.stream import SSEStream, StreamConfig
+from monitor.client.stream import CONNECTION_REFUSED, SSEStream, StreamConfig
 from monitor.recording.format import (
     Recorded,
     Recorder,
@@ -68,8 +70,10 @@ def format_jsonl(item: Event | Gap, topic: str | None) -> str:
     return json_line(json.dumps(record, ensure_ascii=False))
 
 
-def format_state(change: StateChange, topic: str | None) -> str:
-    """`sse-monitor: [logs] reconnecting in 3s (attempt 2): connection refused`."""
+def format_state(change: StateChange, topic: str | None, url: str = "") -> str:
+    """`sse-monitor: [logs] reconnecting in 3s (attempt 2): connection refused (URL)`."""
+    if change.reason == CONNECTION_REFUSED and url:  # which server: there may be several
+        change = replace(change, reason=f"{change.reason} ({redact(url)})")
     text = change.describe()
     if change.state is State.CONNECTING and change.reason:
         text = f"{text} ({change.reason})"
@@ -98,9 +102,9 @@ class PlainPrinter:
             os.dup2(os.open(os.devnull, os.O_WRONLY), file.fileno())
             self.stop("output closed")
 
-    def show(self, topic: str | None, item: StreamItem) -> None:
+    def show(self, topic: str | None, item: StreamItem, url: str = "") -> None:
         if isinstance(item, StateChange):
-            self.write(format_state(item, topic), self.err)
+            self.write(format_state(item, topic, url), self.err)
         elif isinstance(item, Heartbeat):
             pass  # liveness only; its time shows in the stream's stats
         elif self.max_events is None or self.printed < self.max_events:
@@ -146,7 +150,7 @@ async def run_plain(
             async with aclosing(stream.items()) as items:
                 async for item in items:
                     record(stream, item)
-                    printer.show(stream.config.topic, item)
+                    printer.show(stream.config.topic, item, stream.config.url)
         except Exception as exc:  # a bug must end its own stream with a line, not all with a trace
             stream.state = State.ERROR
             failed = StateChange(State.ERROR, stream.config.clock(), f"stream failed: {exc!r}")
@@ -189,7 +193,7 @@ async def replay_plain(
             stream, item = entries[index]
             if isinstance(item, StateChange):
                 last_state[stream] = item.state
-            printer.show(stream.topic, item)
+            printer.show(stream.topic, item, stream.url)
 
     await play(playback, deliver)
     return 1 if State.ERROR in last_state.values() else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from collections.abc import Callable
@@ -32,14 +33,33 @@ def _positive(kind: type[float] | type[int],
     return parse
 
 
+def package_version() -> str:
+    """The installed package's version (the server ships in the sse-monitor package)."""
+    try:
+        return importlib.metadata.version("sse-monitor")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+class DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each default said once: none for flags that default to nothing, or whose help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        nothing = action.default is None or action.default is False or action.default == []
+        if nothing or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = ServerSettings()
     parser = argparse.ArgumentParser(
         prog="sse-demo-server",
         description="SSE server with resumable per-topic backlogs, heartbeats and simulated "
                     "agent streams (topics progress, logs, tokens).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsOnceFormatter)
     add = parser.add_argument
+    add("--version", action="version", version=f"%(prog)s {package_version()}")
     add("--host", default="127.0.0.1", help="interface to bind")
     add("--port", type=_positive(int, allow_zero=True), default=8000, help="TCP port (0: any)")
     add("--backlog", type=_positive(int), default=defaults.backlog,
@@ -73,7 +93,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--workers", type=_positive(int), default=1,
         help="uvicorn worker processes; more than one needs a redis:// backend")
     add("--log-level", default="info",
-        choices=["critical", "error", "warning", "info", "debug", "trace"])
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="the least severe server log message printed")
     add("--access-log", action="store_true", help="log every request")
     security_flags.add_arguments(parser, _positive)
     security_flags.add_connection_arguments(parser, _positive)

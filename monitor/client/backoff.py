@@ -50,3 +50,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return min(max(0.0, when.timestamp() - now), MAX_RECONNECT_DELAY)
+
+
+def seconds_text(value: float) -> str:
+    """`15s`, `0.5s`, `2.3s`: a delay or a timeout as a person reads it."""
+    return f"{value:.1f}".rstrip("0").rstrip(".") + "s"

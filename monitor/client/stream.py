@@ -6,7 +6,9 @@ No Textual: the plain mode, the TUI and tests all drive `SSEStream.items()`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, suppress
@@ -21,6 +23,7 @@ from monitor.client.backoff import (
     MIN_RECONNECT_DELAY,
     backoff_delay,
     parse_retry_after,
+    seconds_text,
 )
 from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem, StreamStats
 from monitor.client.redaction import redact
@@ -36,13 +39,23 @@ T = TypeVar("T")
 
 # Quiet streams are normal: no read timeout, the watchdog judges silence instead.
 HTTP_TIMEOUT = httpx.Timeout(10.0, read=None)
-DEFAULT_WATCHDOG = 45.0  # seconds of silence tolerated before any heartbeat has been seen
-WATCHDOG_HEARTBEATS = 3  # auto watchdog: this many heartbeat intervals of silence
+RESPONSE_TIMEOUT = 45.0  # seconds to wait for a response head, unless a watchdog is forced
+WATCHDOG_HEARTBEATS = 3  # auto watchdog: this many keep-alive intervals of silence
 MIN_AUTO_WATCHDOG = 2.0
+RHYTHM_BEATS = 3  # keep-alives (heartbeats, comments) needed before the auto watchdog arms
+RHYTHM_SPREAD = 2.0  # a rhythm: the longest interval between them at most this times the shortest
+# A silent stream is never cut before it has shown a rhythm; TCP keepalive finds a dead peer.
+KEEPALIVE_OPTIONS: list[tuple[int, int, int]] = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)] + [
+    (socket.IPPROTO_TCP, getattr(socket, name), value)
+    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
+    if hasattr(socket, name)
+]
 HEALTHY_AFTER = 5.0  # a connection live this long resets the back-off even without events
 MAX_REDIRECTS = 20  # as httpx and browsers
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 ACT_ON_STATUS = {401: "check credentials", 403: "access denied", 404: "check the URL"}
+CONNECTION_REFUSED = "connection refused"
+WAITING_FOR_TOPIC = "waiting for topic"  # a 404 after the stream was live: the topic may return
 ERROR_BODY_BYTES = 200
 ERROR_BODY_SECONDS = 2.0
 RESUMING = "resuming after "  # starts the connecting state's reason when Last-Event-ID is sent
@@ -63,10 +76,20 @@ class StreamConfig:
     reconnect_delay: float = 3.0  # reconnection time until the server sends retry:
     max_backoff: float = 30.0
     reconnect: bool = True  # False: end when the stream ends (--no-reconnect)
-    watchdog: float | None = None  # silence before the connection is replaced; None = auto
+    # Silence before the connection is replaced: None = auto (armed once the stream has shown a
+    # rhythm of heartbeats or comments), 0 = never.
+    watchdog: float | None = None
     max_line_bytes: int = DEFAULT_MAX_BYTES
     max_event_bytes: int = DEFAULT_MAX_BYTES
     clock: Callable[[], float] = time.time  # injected for deterministic tests and snapshots
+
+
+def new_client() -> httpx.AsyncClient:
+    """An HTTP client for streams: no read timeout, TCP keepalive on every connection."""
+    return httpx.AsyncClient(
+        timeout=HTTP_TIMEOUT,
+        transport=httpx.AsyncHTTPTransport(socket_options=KEEPALIVE_OPTIONS),
+    )
 
 
 def with_topic(url: str, topic: str) -> str:
@@ -115,12 +138,15 @@ class SSEStream:
         self.last_event_id = config.last_event_id
         self.retry_ms: int | None = None
         self.heartbeat_interval: float | None = None  # estimated from heartbeats seen
+        self.keepalive_interval: float | None = None  # once keep-alives show a rhythm
+        self._keepalives: list[float] = []  # monotonic times of the latest ones
         self._client = client
         self._stop_reason: str | None = None
         self._reconnect_request: tuple[str, bool] | None = None  # (reason, resume)
         self._scope: asyncio.Timeout | None = None  # the wait reconnect() and stop() cut short
         self._last_heartbeat_at: float | None = None  # monotonic, on the current connection
         self._dispatched = False  # the current connection has delivered an item
+        self._was_live = False  # some connection of this stream was answered with a stream
         self._live_since: float | None = None  # monotonic time the current connection went live
         self._redirect_note = ""  # said with the next state after a cross-origin redirect
         self._redirect_noted = False  # said once per stream, not at every reconnect
@@ -173,7 +199,7 @@ class SSEStream:
         """
         self._stop_reason, self._reconnect_request = None, None
         self.running = True
-        client = self._client or httpx.AsyncClient(timeout=HTTP_TIMEOUT)
+        client = self._client or new_client()
         failures = 0  # consecutive connections that ended before they were healthy
         try:
             while True:
@@ -247,20 +273,22 @@ class SSEStream:
         try:
             response = await self._open(client)
             self._live_since = time.monotonic()
+            self._was_live = True
             yield self._change(State.LIVE, status=response.status_code)
             parser = EventStreamParser(
                 self.last_event_id, self.config.max_line_bytes, self.config.max_event_bytes
             )
             self._last_heartbeat_at = None
+            self._keepalives.clear()  # a rhythm is timed within one connection
             chunks = response.aiter_raw()  # never decompressed: _open refused any coding
             while True:
+                watchdog = self._watchdog_timeout()
                 try:
-                    chunk = await self._wait(anext(chunks), self._watchdog_timeout())
+                    chunk = await self._wait(anext(chunks), watchdog)
                 except StopAsyncIteration:
                     raise _Retry("stream ended by the server", kind="ended") from None
                 except TimeoutError:
-                    silence = seconds_text(self._watchdog_timeout())
-                    raise _Retry(f"no data for {silence} (watchdog)") from None
+                    raise _Retry(f"no data for {seconds_text(watchdog or 0)} (watchdog)") from None
                 self.stats.bytes += len(chunk)
                 self.stats.last_received = self.config.clock()
                 try:
@@ -269,6 +297,8 @@ class SSEStream:
                     raise StreamStopped(self._change(State.ERROR, str(exc))) from None
                 if parser.retry is not None:
                     self.retry_ms = parser.retry
+                if not parsed and chunk.lstrip(b"\r\n")[:1] in (b":", b""):
+                    self._note_keepalive()  # a comment or an empty line: a ping
                 for event in parsed:
                     # Per event, so that a reconnect between two events of a chunk loses neither.
                     self.last_event_id = self.stats.last_event_id = event.id
@@ -282,7 +312,7 @@ class SSEStream:
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
             raise StreamStopped(self._change(State.ERROR, f"cannot request: {exc}")) from None
         except httpx.HTTPError as exc:
-            raise _Retry(_describe_http_error(exc)) from None
+            raise _Retry(describe_http_error(exc)) from None
         finally:
             if response is not None:
                 await response.aclose()
@@ -303,11 +333,11 @@ class SSEStream:
         request = client.build_request(
             "GET", self.config.url, headers=headers, timeout=HTTP_TIMEOUT
         )
+        wait = self.config.watchdog or RESPONSE_TIMEOUT
         try:
-            response = await self._wait(self._send(client, request), self._watchdog_timeout())
+            response = await self._wait(self._send(client, request), wait)
         except TimeoutError:
-            silence = seconds_text(self._watchdog_timeout())
-            raise _Retry(f"no response for {silence} (watchdog)") from None
+            raise _Retry(f"no response for {seconds_text(wait)} (watchdog)") from None
         status = response.status_code
         if status == 204:
             await response.aclose()
@@ -315,6 +345,11 @@ class SSEStream:
                 State.STOPPED, "server answered 204 No Content (stop reconnecting)", status=204
             ))
         if not 200 <= status < 300:
+            if status == 404 and self._was_live and self.config.reconnect:
+                # A topic this stream followed is gone, as after a restart of a server that keeps
+                # topics in memory: it comes back when its publisher publishes again.
+                text = await self._error_text(response, hint=False)
+                raise _Retry(f"{WAITING_FOR_TOPIC} ({text})", status=status)
             text = await self._error_text(response)
             if status in RETRYABLE_STATUS:
                 after = parse_retry_after(response.headers.get("retry-after"), self.config.clock())
@@ -363,7 +398,7 @@ class SSEStream:
                 f"{', '.join(self.config.headers)} not sent there"
             )
 
-    async def _error_text(self, response: httpx.Response) -> str:
+    async def _error_text(self, response: httpx.Response, hint: bool = True) -> str:
         """`404 Not Found (check the URL): <first bytes of the body>`, on one line."""
         try:
             body = b"" if content_coding(response) else await read_start(
@@ -371,7 +406,7 @@ class SSEStream:
         finally:
             await response.aclose()
         text = f"{response.status_code} {response.reason_phrase}".strip()
-        if response.status_code in ACT_ON_STATUS:
+        if hint and response.status_code in ACT_ON_STATUS:
             text += f" ({ACT_ON_STATUS[response.status_code]})"
         snippet = " ".join(body.decode("utf-8", "replace").split())
         return f"{text}: {snippet[:120]}" if snippet else text
@@ -406,13 +441,27 @@ class SSEStream:
         if self._last_heartbeat_at is not None:
             self.heartbeat_interval = now - self._last_heartbeat_at
         self._last_heartbeat_at = now
+        self._note_keepalive(now)
 
-    def _watchdog_timeout(self) -> float:
+    def _note_keepalive(self, now: float | None = None) -> None:
+        """A heartbeat, or a chunk of comments or empty lines: once they come regularly, the auto
+        watchdog arms at a few of their intervals."""
+        beats = self._keepalives
+        beats.append(time.monotonic() if now is None else now)
+        del beats[:-RHYTHM_BEATS]
+        if len(beats) < RHYTHM_BEATS:
+            return
+        intervals = [later - earlier for earlier, later in itertools.pairwise(beats)]
+        if max(intervals) <= RHYTHM_SPREAD * max(min(intervals), 1e-3):
+            self.keepalive_interval = max(intervals)
+
+    def _watchdog_timeout(self) -> float | None:
+        """Seconds of silence before the connection is replaced; None: no watchdog."""
         if self.config.watchdog is not None:
-            return self.config.watchdog
-        if self.heartbeat_interval is None:
-            return DEFAULT_WATCHDOG
-        return max(MIN_AUTO_WATCHDOG, WATCHDOG_HEARTBEATS * self.heartbeat_interval)
+            return self.config.watchdog or None
+        if self.keepalive_interval is None:
+            return None
+        return max(MIN_AUTO_WATCHDOG, WATCHDOG_HEARTBEATS * self.keepalive_interval)
 
     def _change(self, state: State, reason: str = "", **details: Any) -> StateChange:
         self.state = state
@@ -454,7 +503,7 @@ def _origin_text(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
 
 
-def _describe_http_error(exc: httpx.HTTPError) -> str:
+def describe_http_error(exc: httpx.HTTPError) -> str:
     """A short reason for a transport failure: `connection refused`, `connection lost: ...`."""
     if isinstance(exc, httpx.ConnectError):
         causes: list[BaseException] = []
@@ -463,7 +512,7 @@ def _describe_http_error(exc: httpx.HTTPError) -> str:
             causes.append(cause)
             cause = cause.__cause__ or cause.__context__
         if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
-            return "connection refused"
+            return CONNECTION_REFUSED
         return f"cannot connect: {causes[-1]}"
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out: {exc}" if str(exc) else "timed out"
@@ -498,9 +547,3 @@ class ItemSource(Protocol):
     def reconnect(self, resume: bool = True) -> None: ...
 
     def stop(self, reason: str = "stopped by user") -> None: ...
-
-
-def seconds_text(seconds: float) -> str:
-    """`15s`, `2.5s`, `0.3s`: two significant digits, whole seconds from ten up (an auto watchdog
-    is a measured interval times three, never a round number)."""
-    return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.2g}s"

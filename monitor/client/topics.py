@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import httpx
 
 from monitor.client import safejson
+from monitor.client.backoff import backoff_delay, seconds_text
 from monitor.client.sse import DEFAULT_MAX_BYTES
+from monitor.client.stream import CONNECTION_REFUSED, describe_http_error
 from monitor.client.transfer import ACCEPT_IDENTITY, content_coding, read_start, request_headers
 
 DEFAULT_STREAM_URL = "http://127.0.0.1:8000/stream"
 TOPICS_TIMEOUT = 5.0
 MAX_TOPICS = 100  # panes opened at start-up, rows in the topic dialog
 MAX_TOPICS_BYTES = DEFAULT_MAX_BYTES  # a longer answer is refused, as a stream's event would be
+TOPICS_RETRY_DELAY = 1.0  # seconds before the second try to list the topics at start-up
+TOPICS_RETRY_CAP = 15.0  # the back-off's cap while waiting for a server to come up
+NO_SERVER_HINT = "no server at that address yet: start sse-demo-server, or use --demo"
+NO_TOPICS_YET = "the server lists no topics yet (a topic appears when it is first published to)"
 
 
 class TopicList(NamedTuple):
@@ -87,11 +96,73 @@ async def fetch_topics(
     return (await list_topics(stream_url, client, headers)).rows
 
 
-def discover_topics(
-    stream_url: str = DEFAULT_STREAM_URL, headers: dict[str, str] | None = None
-) -> TopicList:
-    """The topics the server lists, at start-up (blocking); none when it cannot say."""
-    try:
-        return asyncio.run(list_topics(stream_url, headers=headers))
-    except (httpx.HTTPError, ValueError):
-        return TopicList([])
+@dataclass(frozen=True)
+class TopicsPending:
+    """The topics are not known yet: why, and when the next try is."""
+
+    url: str  # the `/topics` URL asked
+    reason: str
+    attempt: int
+    delay: float
+
+    def describe(self) -> str:
+        """`waiting for topics at http://host/topics: connection refused (...); next try in 2s`."""
+        return (f"waiting for topics at {self.url}: {self.reason}; "
+                f"next try in {seconds_text(self.delay)}")
+
+
+class TopicsRefused(Exception):
+    """The server answered `/topics` in a way that waiting will not change (one-line reason)."""
+
+
+async def wait_for_topics(
+    stream_url: str,
+    headers: dict[str, str] | None = None,
+    *,
+    retry: bool = True,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    rand: Callable[[], float] = random.random,
+) -> AsyncIterator[TopicsPending | TopicList]:
+    """Ask `GET /topics` until the server lists some, with back-off: a TopicsPending before each
+    wait, then the TopicList.
+
+    Raises TopicsRefused when the answer will not change by waiting (401, 403, 404, not a topic
+    list), or at the first failure when `retry` is False.
+    """
+    url = topics_url(stream_url)
+    attempt = 0
+    async with httpx.AsyncClient(timeout=TOPICS_TIMEOUT) as client:
+        while True:
+            attempt += 1
+            try:
+                found = await list_topics(stream_url, client, headers)
+            except httpx.HTTPStatusError as exc:
+                status = exc.response.status_code
+                reason = f"{status} {exc.response.reason_phrase}".strip()
+                if status in (401, 403):
+                    raise TopicsRefused(f"GET {url}: {reason} (check --token or --header)") \
+                        from None
+                if status == 404:
+                    raise TopicsRefused(f"GET {url}: {reason}; not sse-demo-server? give the "
+                                        "stream's URL (and --topic)") from None
+            except httpx.HTTPError as exc:
+                reason = _transport_reason(exc)
+            except ValueError as exc:
+                raise TopicsRefused(f"GET {url}: {exc}; not sse-demo-server? give the stream's "
+                                    "URL (and --topic)") from None
+            else:
+                if found.rows:
+                    yield found
+                    return
+                reason = NO_TOPICS_YET
+            if not retry:
+                raise TopicsRefused(f"GET {url}: {reason}")
+            delay = backoff_delay(attempt, TOPICS_RETRY_DELAY, TOPICS_RETRY_CAP, rand)
+            yield TopicsPending(url, reason, attempt, delay)
+            await sleep(delay)
+
+
+def _transport_reason(exc: httpx.HTTPError) -> str:
+    """`connection refused (no server at that address yet: ...)`, or what else went wrong."""
+    reason = describe_http_error(exc)
+    return f"{reason} ({NO_SERVER_HINT})" if reason == CONNECTION_REFUSED else reason

@@ -30,7 +30,7 @@ from monitor.tui.commands import MonitorCommands
 from monitor.tui.render.pane import DEFAULT_MAX_LINES
 from monitor.tui.screens.help_screen import HelpScreen
 from monitor.tui.screens.inspector_screen import InspectorScreen
-from monitor.tui.screens.main_screen import MonitorScreen, MonitorSettings
+from monitor.tui.screens.main_screen import Discovery, MonitorScreen, MonitorSettings
 from monitor.tui.screens.replay_screen import ReplayScreen
 from monitor.tui.screens.topic_dialog import TopicDialog
 from monitor.tui.textual_fixes import break_strip_cycles
@@ -75,6 +75,7 @@ class MonitorApp(App[None]):
         keymap: Keymap | None = None,
         recorder: Recorder | None = None,
         replay: ReplayFeed | None = None,
+        discovery: Discovery | None = None,
     ) -> None:
         break_strip_cycles()
         super().__init__()
@@ -84,7 +85,8 @@ class MonitorApp(App[None]):
             self.stream_process = StreamProcess()
             source_factory = self.stream_process.source
         source_factory = source_factory or SSEStream
-        self.settings = MonitorSettings(source_factory, topics, clock, max_lines, recorder)
+        self.settings = MonitorSettings(source_factory, topics, clock, max_lines, recorder,
+                                        discovery)
         self.initial_keymap = keymap or {}
         self.replay = replay
 
@@ -135,10 +137,12 @@ def binding_ids() -> list[str]:
 
 
 def run_app(configs: list[StreamConfig], args: argparse.Namespace, *,
-            recorder: Recorder | None = None, replay: ReplayFeed | None = None) -> int:
+            recorder: Recorder | None = None, replay: ReplayFeed | None = None,
+            discovery: Discovery | None = None) -> int:
     """Run the TUI until the user quits; the exit status for `sse-monitor`.
 
-    With `recorder`, every pane records from the start; with `replay`, the panes show a recording.
+    With `recorder`, every pane records from the start; with `replay`, the panes show a recording;
+    with `discovery`, the panes open when it finds the server's topics.
     """
     try:
         keymap = parse_keymap(os.environ.get(KEYMAP_VARIABLE, ""))
@@ -150,5 +154,6 @@ def run_app(configs: list[StreamConfig], args: argparse.Namespace, *,
         MonitorApp.for_replay(replay, max_lines=max_lines, keymap=keymap).run()
     else:
         MonitorApp(configs, max_lines=max_lines, keymap=keymap, recorder=recorder,
-                   stream_process=getattr(args, "stream_process", False)).run()
+                   stream_process=getattr(args, "stream_process", False),
+                   discovery=discovery).run()
     return 0

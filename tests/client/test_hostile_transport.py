@@ -14,7 +14,13 @@ import pytest
 
 from monitor.client.events import Event, State, StateChange
 from monitor.client.stream import SSEStream, StreamConfig
-from monitor.client.topics import MAX_TOPICS, discover_topics, fetch_topics
+from monitor.client.topics import (
+    MAX_TOPICS,
+    TopicList,
+    TopicsRefused,
+    fetch_topics,
+    wait_for_topics,
+)
 from tests.client.rawserver import RawServer, respond, stream
 from tests.client.test_stream_raw import collect, head
 from tests.servers import ROOT
@@ -120,7 +126,8 @@ async def test_topic_discovery_takes_a_sane_number_and_says_how_many_it_left_out
                            f"Content-Length: {len(answer)}"), answer)
     async with RawServer([listing]) as server:
         rows = await fetch_topics(server.url)
-        found = await asyncio.to_thread(discover_topics, server.url)
+        found = [step async for step in wait_for_topics(server.url)][-1]
+    assert isinstance(found, TopicList)
     assert [row["name"] for row in rows] == [f"t{n}" for n in range(MAX_TOPICS)]
     assert found.names == [f"t{n}" for n in range(MAX_TOPICS)]
     assert found.left_out == 50_000 - MAX_TOPICS
@@ -133,8 +140,9 @@ async def test_a_nested_topics_answer_is_a_clear_error() -> None:
     async with RawServer([listing]) as server:
         with pytest.raises(ValueError, match="nested deeper"):
             await fetch_topics(server.url)
-        found = await asyncio.to_thread(discover_topics, server.url)
-    assert found.names == [] and found.left_out == 0
+        with pytest.raises(TopicsRefused, match="nested deeper"):  # waiting will not help
+            async for _step in wait_for_topics(server.url):
+                pass
 
 
 async def run_monitor(*args: str) -> tuple[int, str]:

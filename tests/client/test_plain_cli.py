@@ -8,10 +8,13 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 import pytest
 
+from monitor.cli import parse_args, stream_configs
+from tests.server.helpers import publish
 from tests.servers import ROOT, ServerProcess, free_port
 
 ID = re.compile(r"^[0-9a-f]{8}-\d+$")
@@ -92,9 +95,11 @@ def test_errors_exit_nonzero_with_one_line(
 
 
 def test_refused_with_no_reconnect_exits_nonzero() -> None:
-    done = monitor(f"http://127.0.0.1:{free_port()}/stream", "--plain", "--no-reconnect")
+    url = f"http://127.0.0.1:{free_port()}/stream"
+    done = monitor(url, "--plain", "--no-reconnect")
     assert done.returncode == 1
-    assert done.stderr.splitlines()[-1] == "sse-monitor: error: connection refused"
+    assert done.stderr.splitlines()[-1] == (
+        f"sse-monitor: error: connection refused ({url})")
 
 
 def test_bad_flags_get_argparse_errors() -> None:
@@ -153,3 +158,70 @@ def test_demo_flag_monitors_the_embedded_server() -> None:
     assert done.returncode == 0, done.stderr
     assert {row["topic"] for row in records(done.stdout)} <= set(TOPICS)
     assert all(f"[{topic}] live" in done.stderr for topic in TOPICS)
+
+
+def monitor_without_url(port: int, *args: str) -> subprocess.Popen[str]:
+    """`sse-monitor --plain ARGS` with no URL, its default server moved to a free port."""
+    code = ("import sys, monitor.cli as cli; "
+            f"cli.DEFAULT_STREAM_URL = 'http://127.0.0.1:{port}/stream'; "
+            "sys.exit(cli.main(sys.argv[1:]))")
+    return subprocess.Popen([sys.executable, "-c", code, "--plain", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def test_plain_without_a_url_waits_for_the_server_then_follows_every_topic(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    port = free_port()
+    proc = monitor_without_url(port, "--format", "jsonl", "--max-events", "30")
+    try:
+        assert proc.stderr is not None
+        waiting = proc.stderr.readline()
+        assert waiting.startswith(f"sse-monitor: waiting for topics at http://127.0.0.1:{port}"
+                                  "/topics: connection refused (no server at that address yet: "
+                                  "start sse-demo-server, or use --demo); next try in 1s")
+        server_factory("--seed", "7", "--heartbeat", "0.5", "--speed", "5", port=port)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert {row["topic"] for row in records(out)} == set(TOPICS)
+    assert_one_line_each(err)
+    assert "missing topic" not in err
+
+
+def test_plain_without_a_url_waits_for_a_first_topic(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    server = server_factory("--no-simulators", "--heartbeat", "0")
+    proc = monitor_without_url(server.port, "--format", "jsonl", "--max-events", "1")
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        assert "the server lists no topics yet" in proc.stderr.readline()
+        for n in range(200):  # the agent publishes until the monitor has followed the topic
+            publish(server.url, "agent", "step", {"n": n})
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert records(out)[0]["topic"] == "agent"
+
+
+def test_plain_connection_refused_names_the_url() -> None:
+    url = f"http://127.0.0.1:{free_port()}/stream"
+    done = monitor(url, "--topic", "logs", "--plain", "--no-reconnect")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"sse-monitor: [logs] error: connection refused ({url}?topic=logs)")
+
+
+def test_watchdog_flag_reaches_every_stream() -> None:
+    for flag, expected in (([], None), (["--watchdog", "0"], 0), (["--watchdog", "1.5"], 1.5)):
+        args = parse_args(["http://h/stream", "--topic", "a", "--topic", "b", *flag])
+        assert [c.watchdog for c in stream_configs(args.url, args.topic, args)] == [expected] * 2
+    done = monitor("--plain", "--watchdog", "-1")
+    assert done.returncode == 2 and "must be at least 0" in done.stderr

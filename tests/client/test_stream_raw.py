@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 
 import pytest
 
 from monitor.client.backoff import MIN_RECONNECT_DELAY, backoff_delay, parse_retry_after
 from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
-from monitor.client.stream import SSEStream, StreamConfig, with_topic
-from tests.client.rawserver import RawServer, respond, stream
+from monitor.client.stream import SSEStream, StreamConfig, new_client, with_topic
+from tests.client.rawserver import STREAM_HEADERS, Handler, RawServer, respond, stream
 
 pytestmark = pytest.mark.anyio
 
@@ -202,6 +203,60 @@ async def test_auto_watchdog_follows_the_heartbeat() -> None:
     assert sse.stats.heartbeats == 3 and sse.stats.events == 0
 
 
+def pause_then(first: bytes, silence: float, second: bytes) -> Handler:
+    """A stream that sends `first`, stays silent for `silence` seconds, then sends `second`."""
+
+    async def handle(writer: asyncio.StreamWriter) -> None:
+        writer.write(STREAM_HEADERS + first)
+        await writer.drain()
+        await asyncio.sleep(silence)
+        writer.write(second)
+        await writer.drain()
+        await asyncio.sleep(30)
+
+    return handle
+
+
+async def test_a_long_silence_without_a_rhythm_keeps_the_connection() -> None:
+    # A third-party stream (an LLM thinking) sends no heartbeats: silence is not a fault.
+    thinking = pause_then(b"data: one\n\n", 3.0, b"data: two\n\n")
+    async with RawServer([thinking, stream(b"data: again\n\n", hold=30)]) as server:
+        sse = SSEStream(config(server.url))
+        items = await collect(sse, until=lambda i: isinstance(i, Event) and i.data == "two")
+    assert State.RECONNECTING not in states(items)
+    assert [data for _type, data, _id in events(items)] == ["one", "two"]
+    assert len(server.requests) == 1 and sse.keepalive_interval is None
+
+
+async def test_a_forced_watchdog_cuts_the_same_silence() -> None:
+    thinking = pause_then(b"data: one\n\n", 3.0, b"data: two\n\n")
+    async with RawServer([thinking, stream(b"data: again\n\n", hold=30)]) as server:
+        sse = SSEStream(config(server.url, watchdog=1))
+        items = await collect(sse, until=lambda i: isinstance(i, Event) and i.data == "again")
+    cut = next(i for i in items if isinstance(i, StateChange) and i.state is State.RECONNECTING)
+    assert cut.reason == "no data for 1s (watchdog)"
+    assert [data for _type, data, _id in events(items)] == ["one", "again"]
+
+
+async def test_watchdog_zero_never_cuts() -> None:
+    silent = pause_then(b": hello\n", 1.5, b"data: late\n\n")
+    async with RawServer([silent]) as server:
+        sse = SSEStream(config(server.url, watchdog=0))
+        items = await collect(sse, until=lambda i: isinstance(i, Event))
+    assert State.RECONNECTING not in states(items) and len(server.requests) == 1
+
+
+async def test_a_rhythm_of_comments_arms_the_auto_watchdog() -> None:
+    pings = stream(*[b": ping\n\n"] * 4, pause=0.2, hold=30)
+    async with RawServer([pings, stream(b"data: fresh\n\n", hold=30)]) as server:
+        sse = SSEStream(config(server.url))
+        items = await collect(sse, until=lambda i: isinstance(i, Event))
+    assert sse.keepalive_interval is not None and sse.keepalive_interval < 1
+    cut = next(i for i in items if isinstance(i, StateChange) and i.state is State.RECONNECTING)
+    assert cut.reason == "no data for 2s (watchdog)"  # the floor: 3 intervals are shorter
+    assert events(items) == [("message", "fresh", "")]
+
+
 async def test_line_cap_is_a_clear_error() -> None:
     async with RawServer([stream(b"data: " + b"x" * 5000, hold=30)]) as server:
         items = await collect(SSEStream(config(server.url, max_line_bytes=1000)))
@@ -279,3 +334,13 @@ async def test_unsupported_scheme_is_an_error() -> None:
 def test_with_topic_sets_or_replaces_the_parameter() -> None:
     assert with_topic("http://h/stream", "logs") == "http://h/stream?topic=logs"
     assert with_topic("http://h/s?topic=a&x=1", "b c") == "http://h/s?topic=b+c&x=1"
+
+
+async def test_stream_sockets_use_tcp_keepalive() -> None:
+    # Canary: httpx passes socket_options down to the socket a stream is read from.
+    async with RawServer([stream(b"data: x\n\n", hold=30)]) as server, new_client() as client, \
+            client.stream("GET", server.url) as response:
+        sock = response.extensions["network_stream"].get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30

@@ -49,9 +49,10 @@ def frames() -> bytes:
     return "\n".join(lines).encode() + b"\n"
 
 
-def error_response() -> bytes:
-    """A 404 whose body a state line quotes."""
+def error_response(status: str = "404 Not Found") -> bytes:
+    """An error (a 404 unless told) whose body a state line quotes."""
     body = f"no such stream {HOSTILE}".encode()
-    return (b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    return (f"HTTP/1.1 {status}\r\n".encode()
+            + b"Content-Type: text/plain\r\nConnection: close\r\n"
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 

@@ -36,8 +36,9 @@ async def plain(*args: str) -> tuple[str, str]:
 
 
 async def hostile_run(*args: str) -> tuple[str, str]:
-    """The hostile frames, then a 404 with a hostile body, which ends the run in error."""
-    async with RawServer([stream(frames()), respond(error_response())]) as server:
+    """The hostile frames, then a 410 with a hostile body, which ends the run in error (a 404
+    after a live stream would be a topic gone for a while, waited for)."""
+    async with RawServer([stream(frames()), respond(error_response("410 Gone"))]) as server:
         return await plain(server.url, "--topic", f"t{OSC_TITLE}", *args)
 
 
@@ -49,7 +50,7 @@ async def test_text_output_and_state_lines_show_every_escape() -> None:
         assert escape in out, out
     assert "evil\\x1b]0;pwned\\x07" in out and "id=id\\x1b[2J\\x1b[H\\u202e" in out  # type and id
     assert "GAP evicted\\x1b]0;pwned\\x07" in out and "resume_from=from\\u202e" in out
-    assert "[t\\x1b]0;pwned\\x07] error: 404 Not Found" in err  # topic and the quoted body
+    assert "[t\\x1b]0;pwned\\x07] error: 410 Gone" in err  # topic and the quoted body
     assert "no such stream \\x1b]0;pwned\\x07" in err
 
 

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label
 
+from monitor.client.backoff import seconds_text
 from monitor.client.redaction import redact
 from monitor.client.sanitize import visible
 from monitor.client.stream import StreamConfig, with_topic
+from monitor.client.topics import TopicsPending, TopicsRefused
 from monitor.recording.format import Recorder, RecordingError, recording_name
 from monitor.tui.messages import PaneActivated, PaneStateChanged, RecordingFailed
 from monitor.tui.render.pane import DEFAULT_MAX_LINES
@@ -28,6 +31,8 @@ from monitor.tui.widgets.pane_grid import PaneGrid
 
 MAX_DIGIT = 9
 URL = re.compile(r"^https?://", re.IGNORECASE)
+# Finds the server's topics: a TopicsPending while it waits, then a config for each topic.
+Discovery = Callable[[], AsyncIterator[TopicsPending | list[StreamConfig]]]
 
 
 @dataclass
@@ -39,6 +44,7 @@ class MonitorSettings:
     clock: Callable[[], float]
     max_lines: int = DEFAULT_MAX_LINES
     recorder: Recorder | None = None  # --record FILE: every pane records from the start
+    discovery: Discovery | None = None  # no URL given: panes open when the topics appear
 
 
 def config_for(choice: str, current: StreamConfig) -> StreamConfig:
@@ -113,6 +119,24 @@ class MonitorScreen(Screen[None]):
         self._panes_changed()
         if self.panes:
             self.focus_pane(self.panes[0])
+        elif self.settings.discovery is not None:
+            self.query_one("#empty", Label).update("Looking for the server's topics…")
+            self.run_worker(self._open_discovered(self.settings.discovery), group="discovery")
+
+    async def _open_discovered(self, discovery: Discovery) -> None:
+        """Say what it waits for until the server lists its topics, then open a pane for each."""
+        empty = self.query_one("#empty", Label)
+        try:
+            async for found in discovery():
+                if isinstance(found, TopicsPending):
+                    empty.update(waiting_text(found))
+                    continue
+                self.configs = found
+                await self.query_one(PaneGrid).mount_all(map(self._new_pane, found))
+                self._panes_changed()
+                self.focus_pane(self.panes[0])
+        except TopicsRefused as exc:
+            empty.update(Text(visible(str(exc)), style="bold red", justify="center"))
 
     def _new_pane(self, config: StreamConfig) -> StreamPane:
         pane = StreamPane(self.settings.source_factory(config),
@@ -126,6 +150,7 @@ class MonitorScreen(Screen[None]):
         for number, pane in enumerate(self.panes, 1):
             pane.number = number
         self.query_one(PaneGrid).fit_columns()  # numbers and names changed: the tabs too
+        self.query_one(PaneGrid).display = bool(self.panes)  # the notice takes the screen
         self.query_one("#empty").display = not self.panes
         self._update_summary()
 
@@ -345,6 +370,17 @@ PLURALS = {"is": "are", "error": "errors", "pane": "panes"}  # states are adject
 def counted(word: str, count: int) -> str:
     """`word` as it reads after `count`: `1 error`, `2 errors`, `2 live`."""
     return word if count == 1 else PLURALS.get(word, word)
+
+
+def waiting_text(pending: TopicsPending) -> Text:
+    """What the screen says while the server's topics are not known: where, why, when again."""
+    text = Text(justify="center")
+    text.append("Waiting for topics at ", style="bold")
+    text.append(visible(pending.url), style="bold")
+    text.append(f"\n{visible(pending.reason)}", style="yellow")
+    text.append(f"\nnext try in {seconds_text(pending.delay)} (attempt {pending.attempt})",
+                style="dim")
+    return text
 
 
 def server_of(url: str) -> str:

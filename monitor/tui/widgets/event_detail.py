@@ -11,10 +11,10 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from monitor.client.backoff import seconds_text
 from monitor.client.events import Event
 from monitor.client.latency import publish_time
 from monitor.client.sanitize import json_line
-from monitor.client.stream import seconds_text
 from monitor.tui.render.entries import NOTE_STYLE, clip, shown
 
 MAX_LINES = 2000  # lines of data or frame drawn; `y` copies all of the data

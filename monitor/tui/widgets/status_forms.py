@@ -6,9 +6,9 @@ from itertools import product
 
 from rich.cells import cell_len
 
+from monitor.client.backoff import seconds_text
 from monitor.client.events import State, StateChange
 from monitor.client.sanitize import visible
-from monitor.client.stream import seconds_text
 
 LABEL_PADDING = 2  # cells around each label of the bar (monitor.tcss: padding 0 1)
 STATE_SHARE = 0.6  # the state label's max-width in monitor.tcss
