@@ -141,8 +141,8 @@ async def test_a_malicious_recording_replays_escaped_with_its_error_notified(
     assert error is not None and len(entries) == 3
     app = MonitorApp.for_replay(ReplayFeed.create(str(path), entries, speed=0, error=error))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await until(pilot, lambda: "reconnecting in 3s" in screen_text(app))
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "reconnecting in 3s" in screen_text(app)
+                    and screen_text(app).count("[link=https:evil.example]x") >= 2)
         text = assert_safe(app, "evil\\x1b]0;pwned\\x07\\u202e", *SHOWN,
                            "rec\\x1b]0;pwned\\x07[link=https:evil.example]x")
         assert text.count("[link=https:evil.example]x") >= 2  # the header and the toast
