@@ -237,7 +237,7 @@ def _run(url: str, topics: list[str] | None, args: argparse.Namespace) -> int:
     with _recorder(args.record) as recorder:
         if discover:  # the TUI starts at once and opens the panes when the topics appear
             return run_app([], args, recorder=recorder,
-                           discovery=lambda: discovered_configs(url, args, lambda _text: None))
+                           discovery=lambda say: discovered_configs(url, args, say))
         return run_app(stream_configs(url, topics, args), args, recorder=recorder)
 
 

@@ -31,8 +31,9 @@ from monitor.tui.widgets.pane_grid import PaneGrid
 
 MAX_DIGIT = 9
 URL = re.compile(r"^https?://", re.IGNORECASE)
-# Finds the server's topics: a TopicsPending while it waits, then a config for each topic.
-Discovery = Callable[[], AsyncIterator[TopicsPending | list[StreamConfig]]]
+# Finds the server's topics: a TopicsPending while it waits, then a config for each topic; what it
+# has to say on the way (how many topics it left out) goes to the callable it is given.
+Discovery = Callable[[Callable[[str], None]], AsyncIterator[TopicsPending | list[StreamConfig]]]
 
 
 @dataclass
@@ -127,7 +128,7 @@ class MonitorScreen(Screen[None]):
         """Say what it waits for until the server lists its topics, then open a pane for each."""
         empty = self.query_one("#empty", Label)
         try:
-            async for found in discovery():
+            async for found in discovery(self.tell):
                 if isinstance(found, TopicsPending):
                     empty.update(waiting_text(found))
                     continue
