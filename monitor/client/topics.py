@@ -85,17 +85,6 @@ async def list_topics(
     return TopicList(rows[:MAX_TOPICS], max(0, len(rows) - MAX_TOPICS))
 
 
-async def fetch_topics(
-    stream_url: str, client: httpx.AsyncClient | None = None,
-    headers: dict[str, str] | None = None,
-) -> list[dict[str, Any]]:
-    """The server's topics (each a dict with at least `name`, at most MAX_TOPICS), for switching.
-
-    Raises httpx.HTTPError when the server cannot be asked, ValueError on an unexpected answer.
-    """
-    return (await list_topics(stream_url, client, headers)).rows
-
-
 @dataclass(frozen=True)
 class TopicsPending:
     """The topics are not known yet: why, and when the next try is."""

@@ -16,7 +16,7 @@ from textual.dom import DOMNode
 
 from monitor.client.process import StreamProcess
 from monitor.client.stream import SSEStream, StreamConfig
-from monitor.client.topics import fetch_topics
+from monitor.client.topics import TopicList, list_topics
 from monitor.client.tuning import (
     HEAP_TRIM_INTERVAL,
     calm_garbage_collector,
@@ -43,17 +43,17 @@ REMAPPABLE: tuple[type[DOMNode], ...] = (MonitorScreen, ReplayScreen, InspectorS
                                          HelpScreen, TopicDialog, FilterBar)
 
 
-async def load_topics(config: StreamConfig) -> list[dict[str, Any]]:
-    """The server's `GET /topics` for a stream; [] when it has none (the user types one)."""
+async def load_topics(config: StreamConfig) -> TopicList:
+    """The server's `GET /topics` for a stream; none when it has none (the user types one)."""
     try:
-        return await fetch_topics(config.url, headers=config.headers)
+        return await list_topics(config.url, headers=config.headers)
     except (httpx.HTTPError, ValueError):
-        return []
+        return TopicList([])
 
 
-async def no_topics(_config: StreamConfig) -> list[dict[str, Any]]:
+async def no_topics(_config: StreamConfig) -> TopicList:
     """A replay asks no server: the user types a topic."""
-    return []
+    return TopicList([])
 
 
 class MonitorApp(App[None]):

@@ -18,7 +18,7 @@ from monitor.client.topics import (
     MAX_TOPICS,
     TopicList,
     TopicsRefused,
-    fetch_topics,
+    list_topics,
     wait_for_topics,
 )
 from tests.client.rawserver import RawServer, respond, stream
@@ -87,7 +87,7 @@ async def test_a_gzip_bomb_error_body_is_not_decompressed(gzip_bomb: bytes) -> N
 async def test_a_gzip_bomb_topics_answer_is_refused(gzip_bomb: bytes) -> None:
     async with RawServer([respond(gzipped("200 OK", "application/json", gzip_bomb))]) as server:
         with rss_growth("gzip bomb topics"), pytest.raises(ValueError, match="compressed"):
-            await fetch_topics(server.url)
+            await list_topics(server.url)
 
 
 async def test_a_cross_origin_redirect_drops_the_users_headers_and_says_so_once() -> None:
@@ -125,7 +125,7 @@ async def test_topic_discovery_takes_a_sane_number_and_says_how_many_it_left_out
     listing = respond(head("200 OK", "Content-Type: application/json",
                            f"Content-Length: {len(answer)}"), answer)
     async with RawServer([listing]) as server:
-        rows = await fetch_topics(server.url)
+        rows = (await list_topics(server.url)).rows
         found = [step async for step in wait_for_topics(server.url)][-1]
     assert isinstance(found, TopicList)
     assert [row["name"] for row in rows] == [f"t{n}" for n in range(MAX_TOPICS)]
@@ -139,7 +139,7 @@ async def test_a_nested_topics_answer_is_a_clear_error() -> None:
                            f"Content-Length: {len(answer)}"), answer)
     async with RawServer([listing]) as server:
         with pytest.raises(ValueError, match="nested deeper"):
-            await fetch_topics(server.url)
+            await list_topics(server.url)
         with pytest.raises(TopicsRefused, match="nested deeper"):  # waiting will not help
             async for _step in wait_for_topics(server.url):
                 pass

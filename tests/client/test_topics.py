@@ -8,7 +8,7 @@ from monitor.client.topics import (
     TopicList,
     TopicsPending,
     TopicsRefused,
-    fetch_topics,
+    list_topics,
     topics_url,
     wait_for_topics,
 )
@@ -23,7 +23,7 @@ def test_topics_url_sits_next_to_the_stream() -> None:
 
 @pytest.mark.anyio
 async def test_fetch(demo_server: ServerProcess) -> None:
-    rows = await fetch_topics(f"{demo_server.url}/stream?topic=logs")
+    rows = (await list_topics(f"{demo_server.url}/stream?topic=logs")).rows
     assert {row["name"] for row in rows} == TOPICS
 
 

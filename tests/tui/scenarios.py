@@ -17,6 +17,7 @@ from textual.widgets import Input
 
 from monitor.client.events import Event, Gap, Heartbeat, State, StateChange, StreamItem
 from monitor.client.stream import RECONNECT_AFRESH, StreamConfig, with_topic
+from monitor.client.topics import TopicList
 from monitor.recording.scripted import ScriptedStream
 from monitor.tui.app import MonitorApp
 from monitor.tui.widgets.entry_log import SCROLLBAR_SYNC
@@ -100,8 +101,8 @@ class Scenario:
             self.sources[cfg.topic or cfg.url] = source
             return source
 
-        async def topics(_config: StreamConfig) -> list[dict[str, Any]]:
-            return TOPICS
+        async def topics(_config: StreamConfig) -> TopicList:
+            return TopicList(TOPICS)
 
         return MonitorApp([cfg for cfg, _ in self.streams], clock=self.clock,
                           source_factory=factory, topics=topics, **options)

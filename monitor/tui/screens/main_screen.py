@@ -19,7 +19,7 @@ from monitor.client.backoff import seconds_text
 from monitor.client.redaction import redact
 from monitor.client.sanitize import visible
 from monitor.client.stream import StreamConfig, with_topic
-from monitor.client.topics import TopicsPending, TopicsRefused
+from monitor.client.topics import TopicList, TopicsPending, TopicsRefused
 from monitor.recording.format import Recorder, RecordingError, recording_name
 from monitor.tui.messages import PaneActivated, PaneStateChanged, RecordingFailed
 from monitor.tui.render.pane import DEFAULT_MAX_LINES
@@ -41,7 +41,7 @@ class MonitorSettings:
     """What every pane shares: how to open a stream, the clock, the line cap, the topic list."""
 
     source_factory: SourceFactory
-    load_topics: Callable[[StreamConfig], Awaitable[list[dict[str, Any]]]]
+    load_topics: Callable[[StreamConfig], Awaitable[TopicList]]
     clock: Callable[[], float]
     max_lines: int = DEFAULT_MAX_LINES
     recorder: Recorder | None = None  # --record FILE: every pane records from the start

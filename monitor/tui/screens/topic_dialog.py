@@ -13,9 +13,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from monitor.client.topics import TopicList
 from monitor.tui.render.entries import shown
 
-TopicLoader = Callable[[], Awaitable[list[dict[str, Any]]]]
+TopicLoader = Callable[[], Awaitable[TopicList]]
 
 
 def describe_topic(topic: dict[str, Any]) -> str:
@@ -53,7 +54,8 @@ class TopicDialog(ModalScreen[str | None]):
 
     @work(exclusive=True)
     async def _load_topics(self) -> None:
-        topics = await self.load()
+        found = await self.load()
+        topics = found.rows
         options = self.query_one(OptionList)
         options.add_options(
             Option(shown(describe_topic(topic)), id=str(topic["name"]))
@@ -61,7 +63,8 @@ class TopicDialog(ModalScreen[str | None]):
         )
         hint = self.query_one(".dialog-hint", Label)
         if topics:
-            hint.update("↓ to pick from the list · Esc cancels")
+            more = f" · {found.left_out:,} more not listed: type one" if found.left_out else ""
+            hint.update(f"↓ to pick from the list{more} · Esc cancels")
             if self.current in {str(t.get("name")) for t in topics}:
                 options.highlighted = options.get_option_index(self.current)
         else:
