@@ -1,8 +1,9 @@
-"""The app and its stream process keep the C heap small: large blocks stay mapped, and the
-periodic trim gives freed memory back."""
+"""Process-wide tuning: the C heap kept small (large blocks stay mapped, the periodic trim gives
+freed memory back), the collector calmed, and one switch that turns all of it off."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -10,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.client.tuning import _glibc, map_large_blocks, release_free_heap
+from monitor.client.tuning import (
+    GC_YOUNG_THRESHOLD,
+    SWITCH_VARIABLE,
+    _glibc,
+    calm_garbage_collector,
+    map_large_blocks,
+    release_free_heap,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHUNK = 64 * 1024  # under glibc's mmap threshold: these live in the heap itself
@@ -69,3 +77,24 @@ def mapped_after_a_large_free(call: str) -> bool:
 def test_large_blocks_stay_mapped_after_a_larger_one_is_freed() -> None:
     assert not mapped_after_a_large_free("")  # glibc's own rule: the heap takes it
     assert mapped_after_a_large_free("assert map_large_blocks()")
+
+
+def test_one_switch_turns_all_of_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    threshold = gc.get_threshold()
+    monkeypatch.setenv(SWITCH_VARIABLE, "off")
+    assert calm_garbage_collector() is False
+    assert gc.get_threshold() == threshold
+    assert map_large_blocks() is False
+    assert release_free_heap() is False
+    assert not mapped_after_a_large_free("assert not map_large_blocks()")  # glibc's own rule
+
+
+def test_the_collector_is_calmed_when_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SWITCH_VARIABLE, raising=False)
+    before = gc.get_threshold()
+    try:
+        assert calm_garbage_collector() is True
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
