@@ -9,7 +9,9 @@
   tests/tui/test_strips.py.
 - `drawn_thumb`: where Textual's vertical scrollbar draws its thumb, computed as
   `ScrollBarRender.render_bar` does, so that a log skips redraws that would look the same; Textual
-  redraws the bar on every scroll-size change. Canary: tests/tui/test_scrollbar.py.
+  redraws the bar on every scroll-size change. Upstream: not a bug, the maths is
+  `ScrollBarRender.render_bar` in https://github.com/Textualize/textual/blob/main/src/textual/scrollbar.py.
+  Canary: tests/tui/test_scrollbar.py.
 """
 
 from __future__ import annotations
