@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +26,17 @@ def read_head(sock: socket.socket, bufsize: int = 4096) -> bytes:
             break
         received += chunk
     return received
+
+
+def require(installed: object, tool: str, install: str) -> None:
+    """Skip a test whose `tool` is missing, except in CI (`CI=true`): there `make test` installs
+    it, so its absence is a failure."""
+    if installed is not None:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{tool} is not installed, and CI must not skip its tests (make test "
+                    "installs it)")
+    pytest.skip(f"{tool} is not installed ({install})")
 
 
 def free_port() -> int:

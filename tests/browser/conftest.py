@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.browser.chromium import CHROMIUM, Chromium
+from tests.servers import require
 
 
 @pytest.fixture
 def chromium(tmp_path: Path) -> Iterator[Chromium]:
-    if CHROMIUM is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("chromium is not installed, and CI must not skip the browser tests "
-                        "(make test installs it)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    require(CHROMIUM, "chromium", "apt-get install chromium")
     with Chromium(tmp_path / "chromium-profile") as browser:
         yield browser

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.procs import redis_answers, redis_command
-from tests.servers import free_port
+from tests.servers import free_port, require
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -59,11 +58,7 @@ class RedisServer:
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if REDIS_SERVER is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("redis-server is not installed, and CI must not skip the Redis tests "
-                        "(.ci/run installs it)")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    require(REDIS_SERVER, "redis-server", "apt-get install redis-server")
     server = RedisServer(tmp_path).start()
     yield server
     server.stop()
