@@ -6,7 +6,6 @@ No Textual: the plain mode, the TUI and tests all drive `SSEStream.items()`.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import socket
 import time
@@ -34,16 +33,13 @@ from monitor.client.sse import (
     StreamLimitError,
 )
 from monitor.client.transfer import ACCEPT_IDENTITY, content_coding, read_start, request_headers
+from monitor.client.watchdog import Watchdog
 
 T = TypeVar("T")
 
 # Quiet streams are normal: no read timeout, the watchdog judges silence instead.
 HTTP_TIMEOUT = httpx.Timeout(10.0, read=None)
 RESPONSE_TIMEOUT = 45.0  # seconds to wait for a response head, unless a watchdog is forced
-WATCHDOG_HEARTBEATS = 3  # auto watchdog: this many keep-alive intervals of silence
-MIN_AUTO_WATCHDOG = 2.0
-RHYTHM_BEATS = 3  # keep-alives (heartbeats, comments) needed before the auto watchdog arms
-RHYTHM_SPREAD = 2.0  # a rhythm: the longest interval between them at most this times the shortest
 # A silent stream is never cut before it has shown a rhythm; TCP keepalive finds a dead peer.
 KEEPALIVE_OPTIONS: list[tuple[int, int, int]] = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)] + [
     (socket.IPPROTO_TCP, getattr(socket, name), value)
@@ -138,8 +134,7 @@ class SSEStream:
         self.last_event_id = config.last_event_id
         self.retry_ms: int | None = None
         self.heartbeat_interval: float | None = None  # estimated from heartbeats seen
-        self.keepalive_interval: float | None = None  # once keep-alives show a rhythm
-        self._keepalives: list[float] = []  # monotonic times of the latest ones
+        self.watchdog = Watchdog(config.watchdog)
         self._client = client
         self._stop_reason: str | None = None
         self._reconnect_request: tuple[str, bool] | None = None  # (reason, resume)
@@ -279,10 +274,10 @@ class SSEStream:
                 self.last_event_id, self.config.max_line_bytes, self.config.max_event_bytes
             )
             self._last_heartbeat_at = None
-            self._keepalives.clear()  # a rhythm is timed within one connection
+            self.watchdog.new_connection()
             chunks = response.aiter_raw()  # never decompressed: _open refused any coding
             while True:
-                watchdog = self._watchdog_timeout()
+                watchdog = self.watchdog.timeout()
                 try:
                     chunk = await self._wait(anext(chunks), watchdog)
                 except StopAsyncIteration:
@@ -298,7 +293,7 @@ class SSEStream:
                 if parser.retry is not None:
                     self.retry_ms = parser.retry
                 if not parsed and chunk.lstrip(b"\r\n")[:1] in (b":", b""):
-                    self._note_keepalive()  # a comment or an empty line: a ping
+                    self.watchdog.keepalive()  # a comment or an empty line: a ping
                 for event in parsed:
                     # Per event, so that a reconnect between two events of a chunk loses neither.
                     self.last_event_id = self.stats.last_event_id = event.id
@@ -437,31 +432,10 @@ class SSEStream:
         return Event(event.type, event.data, event.id, now, event.raw, event.retry)
 
     def _note_heartbeat(self) -> None:
-        now = time.monotonic()
+        now = self.watchdog.keepalive()
         if self._last_heartbeat_at is not None:
             self.heartbeat_interval = now - self._last_heartbeat_at
         self._last_heartbeat_at = now
-        self._note_keepalive(now)
-
-    def _note_keepalive(self, now: float | None = None) -> None:
-        """A heartbeat, or a chunk of comments or empty lines: once they come regularly, the auto
-        watchdog arms at a few of their intervals."""
-        beats = self._keepalives
-        beats.append(time.monotonic() if now is None else now)
-        del beats[:-RHYTHM_BEATS]
-        if len(beats) < RHYTHM_BEATS:
-            return
-        intervals = [later - earlier for earlier, later in itertools.pairwise(beats)]
-        if max(intervals) <= RHYTHM_SPREAD * max(min(intervals), 1e-3):
-            self.keepalive_interval = max(intervals)
-
-    def _watchdog_timeout(self) -> float | None:
-        """Seconds of silence before the connection is replaced; None: no watchdog."""
-        if self.config.watchdog is not None:
-            return self.config.watchdog or None
-        if self.keepalive_interval is None:
-            return None
-        return max(MIN_AUTO_WATCHDOG, WATCHDOG_HEARTBEATS * self.keepalive_interval)
 
     def _change(self, state: State, reason: str = "", **details: Any) -> StateChange:
         self.state = state

@@ -225,7 +225,7 @@ async def test_a_long_silence_without_a_rhythm_keeps_the_connection() -> None:
         items = await collect(sse, until=lambda i: isinstance(i, Event) and i.data == "two")
     assert State.RECONNECTING not in states(items)
     assert [data for _type, data, _id in events(items)] == ["one", "two"]
-    assert len(server.requests) == 1 and sse.keepalive_interval is None
+    assert len(server.requests) == 1 and sse.watchdog.interval is None
 
 
 async def test_a_forced_watchdog_cuts_the_same_silence() -> None:
@@ -251,7 +251,7 @@ async def test_a_rhythm_of_comments_arms_the_auto_watchdog() -> None:
     async with RawServer([pings, stream(b"data: fresh\n\n", hold=30)]) as server:
         sse = SSEStream(config(server.url))
         items = await collect(sse, until=lambda i: isinstance(i, Event))
-    assert sse.keepalive_interval is not None and sse.keepalive_interval < 1
+    assert sse.watchdog.interval is not None and sse.watchdog.interval < 1
     cut = next(i for i in items if isinstance(i, StateChange) and i.state is State.RECONNECTING)
     assert cut.reason == "no data for 2s (watchdog)"  # the floor: 3 intervals are shorter
     assert events(items) == [("message", "fresh", "")]
