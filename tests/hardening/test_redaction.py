@@ -9,6 +9,8 @@ import pytest
 from monitor.cli import parse_args
 from monitor.client import redaction
 from monitor.client.events import State
+from monitor.client.process import StreamProcess
+from monitor.client.stream import StreamConfig
 from tests.client.rawserver import RawServer, respond
 from tests.hardening.test_client_fuzz import follow, settled
 
@@ -53,5 +55,23 @@ async def test_a_server_echoing_the_token_shows_it_masked() -> None:
                    b'Content-Length: 36\r\n\r\n{"error": "bad token echo-secret-9"}')
     async with RawServer([echo]) as server:
         final = settled(await follow(server.url))
+    assert final.state is State.ERROR
+    assert final.reason == '401 Unauthorized (check credentials): {"error": "bad token ***"}'
+
+
+async def test_the_stream_process_masks_the_token_an_error_body_echoes() -> None:
+    """The stream process is another interpreter: it learns the secrets from the stream's
+    headers, not from the app's registry."""
+    echo = respond(b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
+                   b'Content-Length: 37\r\n\r\n{"error": "bad token proc-secret-7"}')
+    process = StreamProcess()
+    try:
+        async with RawServer([echo]) as server:
+            config = StreamConfig(server.url, headers={"Authorization": "Bearer proc-secret-7"},
+                                  reconnect=False)
+            items = [item async for item in process.source(config).items()]
+    finally:
+        await process.aclose()
+    final = settled(items)
     assert final.state is State.ERROR
     assert final.reason == '401 Unauthorized (check credentials): {"error": "bad token ***"}'

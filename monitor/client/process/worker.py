@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any
 
+from monitor.client import redaction
 from monitor.client.events import State, StateChange, StreamItem
 from monitor.client.process.frames import FrameError, decode_config, encode_item, pack, read_frame
 from monitor.client.stream import SSEStream
@@ -46,7 +47,10 @@ class StreamWorker:
         """Act on ("open", id, config), ("reconnect", id, resume) or ("stop", id, reason)."""
         verb, stream_id, argument = message
         if verb == "open":
-            stream = self.streams[stream_id] = SSEStream(decode_config(argument))
+            config = decode_config(argument)
+            for name, value in config.headers.items():  # this process masks them in reasons too
+                redaction.remember_header(name, value)
+            stream = self.streams[stream_id] = SSEStream(config)
             task = asyncio.create_task(self._follow(stream_id, stream))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
