@@ -16,7 +16,7 @@ from textual.timer import Timer
 
 from monitor.tui.render.entries import Entry
 from monitor.tui.textual_fixes import bar_thumb, drawn_thumb
-from monitor.tui.widgets.hanging import hang
+from monitor.tui.widgets.hanging import hung_strips
 from monitor.tui.widgets.strips import render_strips
 
 SCROLLBAR_SYNC = 0.25  # seconds between scrollbar redraws while following the tail
@@ -151,8 +151,9 @@ class EntryLog(ScrollView, can_focus=True):
     def _render(self, entry: Entry, width: int, style: Style) -> list[Strip]:
         renderable = entry.renderable
         if isinstance(renderable, Text):  # a wrapped line reads as one: its rest indented
-            renderable = hang(self.app.console, renderable, width)
-        strips = render_strips(self.app.console, renderable, width, style)
+            strips = hung_strips(self.app.console, renderable, width, style)
+        else:
+            strips = render_strips(self.app.console, renderable, width, style)
         return strips or [Strip.blank(width, style)]
 
     def _line_offsets(self) -> list[int]:
