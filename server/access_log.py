@@ -6,24 +6,12 @@ import copy
 import logging
 import re
 from typing import Any
-from urllib.parse import unquote_plus
 
 from uvicorn.config import LOGGING_CONFIG
 
-MASK = "***"
-CREDENTIAL_PARAMETERS = frozenset({
-    "token", "access_token", "refresh_token", "id_token", "auth", "authorization", "api_key",
-    "apikey", "key", "password", "passwd", "pwd", "secret", "client_secret", "signature", "sig",
-    "x_amz_signature", "x_amz_credential", "x_amz_security_token", "jwt", "session",
-})
-_CREDENTIAL_SUFFIXES = ("_token", "_secret", "_password", "_key", "_signature")
+from monitor.client.redaction import MASK, is_credential
+
 _PARAMETER = re.compile(r"([^&;=]*)=([^&;]*)")
-
-
-def is_credential(name: str) -> bool:
-    """Whether a query parameter of this name (percent-encoded or not) usually holds a secret."""
-    name = unquote_plus(name).strip().lower().replace("-", "_")
-    return name in CREDENTIAL_PARAMETERS or name.endswith(_CREDENTIAL_SUFFIXES)
 
 
 def mask_credentials(target: str) -> str:

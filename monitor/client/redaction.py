@@ -7,6 +7,7 @@ person (state lines, errors, the TUI's header, URLs) goes through `redact` first
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote_plus
 
 MASK = "***"
 SENSITIVE_HEADERS = frozenset({
@@ -16,8 +17,14 @@ _MIN_SECRET = 4  # shorter values would mask ordinary words; they are no secret 
 _SCHEMES = ("bearer ", "basic ", "token ")
 # user:password@ in a URL, and query parameters that usually carry credentials.
 _USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]*@")
-_PARAMS = re.compile(
-    r"(?i)([?&](?:access_token|token|api_key|apikey|key|password|secret|signature)=)[^&#\s]*")
+_PARAM = re.compile(r"([?&])([^&=#\s]*)=([^&#\s]*)")
+# Query parameters that usually carry credentials (also the server's access log masks these).
+CREDENTIAL_PARAMETERS = frozenset({
+    "token", "access_token", "refresh_token", "id_token", "auth", "authorization", "api_key",
+    "apikey", "key", "password", "passwd", "pwd", "secret", "client_secret", "signature", "sig",
+    "x_amz_signature", "x_amz_credential", "x_amz_security_token", "jwt", "session",
+})
+_CREDENTIAL_SUFFIXES = ("_token", "_secret", "_password", "_key", "_signature")
 _known: set[str] = set()
 
 
@@ -44,7 +51,18 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     text = _USERINFO.sub(rf"\g<1>{MASK}@", text)
-    return _PARAMS.sub(rf"\g<1>{MASK}", text)
+    return _PARAM.sub(_masked_parameter, text)
+
+
+def is_credential(name: str) -> bool:
+    """Whether a query parameter of this name (percent-encoded or not) usually holds a secret."""
+    name = unquote_plus(name).strip().lower().replace("-", "_")
+    return name in CREDENTIAL_PARAMETERS or name.endswith(_CREDENTIAL_SUFFIXES)
+
+
+def _masked_parameter(pair: re.Match[str]) -> str:
+    separator, name, _value = pair.groups()
+    return f"{separator}{name}={MASK}" if is_credential(name) else pair[0]
 
 
 def forget_all() -> None:

@@ -35,6 +35,15 @@ def test_redact_masks_known_secrets_url_passwords_and_credential_parameters() ->
         "(text/event-stream)")
 
 
+def test_the_screen_masks_the_parameters_the_access_log_masks() -> None:
+    """One list of credential parameters for the monitor's lines and the server's access log."""
+    url = ("http://h/s?topic=a&refresh_token=r1&X-Amz-Signature=s2&client%5Fsecret=c3"
+           "&db_password=p4&sig=s5&page=2")
+    assert redaction.redact(url) == (
+        "http://h/s?topic=a&refresh_token=***&X-Amz-Signature=***&client%5Fsecret=***"
+        "&db_password=***&sig=***&page=2")
+
+
 def test_the_cli_remembers_token_and_sensitive_headers() -> None:
     args = parse_args(["http://h/stream", "--token", "cli-tok-1", "--header",
                        "Cookie: session=cookie-2"])
