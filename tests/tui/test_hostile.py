@@ -127,8 +127,10 @@ async def test_a_hostile_stream_its_topics_and_its_errors_are_drawn_escaped() ->
 
 
 async def test_a_malicious_recording_replays_escaped_with_its_error_notified(
-        tmp_path: Path) -> None:
-    path = tmp_path / f"rec{OSC_TITLE}[link=https:evil.example]x.jsonl"
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a short name: the header shows it whole however deep tmp is
+    name = f"rec{OSC_TITLE}[link=https:evil.example]x.jsonl"
+    path = tmp_path / name
     key = StreamKey(f"http://127.0.0.1:1/stream?t={BIDI}", TOPIC)
     with Recorder(path, clock=lambda: 1.0) as recorder:
         recorder.write(key, StateChange(State.LIVE, 1.0))
@@ -137,9 +139,9 @@ async def test_a_malicious_recording_replays_escaped_with_its_error_notified(
                                         delay=3))
     with path.open("a") as file:
         file.write('{"not": "a recording line"}\n')
-    entries, error = load_recording(str(path))
+    entries, error = load_recording(name)
     assert error is not None and len(entries) == 3
-    app = MonitorApp.for_replay(ReplayFeed.create(str(path), entries, speed=0, error=error))
+    app = MonitorApp.for_replay(ReplayFeed.create(name, entries, speed=0, error=error))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await until(pilot, lambda: "reconnecting in 3s" in screen_text(app)
                     and screen_text(app).count("[link=https:evil.example]x") >= 2)
