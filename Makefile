@@ -28,10 +28,10 @@ test: $(DEV_STAMP) redis-server chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-# The everyday lane, about two minutes: no soak, fuzzing, Redis or benchmark smoke tests, in 4
+# The everyday lane, under three minutes: no soak, fuzzing, Redis or benchmark smoke tests, in 2
 # workers (the full suite runs serially, as CI does, so its timing-sensitive tests run alone).
 test-fast: $(DEV_STAMP)
-	$(BIN)/pytest -m "not slow" -n 4
+	$(BIN)/pytest -m "not slow" -n 2
 
 # The Redis backend's tests start their own redis-server: install Debian's when it is missing.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
